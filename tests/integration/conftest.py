@@ -1,0 +1,15 @@
+"""Session fixtures for the integration tests.
+
+Each harness lives in its own module and is imported here, so this file stays a
+list. Kubernetes API (kube-apiserver + etcd, fake kubelet): tests/integration/kube/.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+# pylint: disable=wrong-import-position,unused-import
+from kube.fixture import fake_kubelet, kube_cluster, kube_namespace  # noqa: E402,F401

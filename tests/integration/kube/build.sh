@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Build the real kube-apiserver, etcd and helm from the pinned upstream Go modules
+# (apiserver/go.mod, helm/go.mod) into $K3S_GPU_CACHE/kube-bin-<hash>/, where
+# <hash> covers go.mod, go.sum, etcd/main.go and this script. A no-op when that
+# directory is complete. Links $REPO_ROOT/.tmp/kube/bin to it and prints its path
+# as the last line of stdout.
+#
+# Environment:
+#   K3S_GPU_CACHE   cache root (default ~/.cache/k3s-gpu-node); the Go module and
+#                   build caches live under it too (go/mod, go/build), so CI reuses them.
+#   KUBE_BUILD_P    parallel compile jobs (go build -p), default: number of CPUs.
+#   KUBE_BUILD_FORCE=1  rebuild even when the output exists (benchmarks).
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=../../../scripts/lib.sh
+. "$here/../../../scripts/lib.sh"
+
+key="$(hash_of "$here/apiserver/go.mod" "$here/apiserver/go.sum" "$here/apiserver/etcd/main.go" \
+  "$here/helm/go.mod" "$here/helm/go.sum" "$here/build.sh")"
+out="$K3S_GPU_CACHE/kube-bin-$key"
+link="$REPO_ROOT/.tmp/kube/bin"
+
+link_out() {
+  mkdir -p "$(dirname "$link")"
+  ln -sfn "$out" "$link"
+  echo "$out"
+}
+
+if [ "${KUBE_BUILD_FORCE:-0}" != 1 ] && [ -x "$out/kube-apiserver" ] && [ -x "$out/etcd" ] && [ -x "$out/helm" ]; then
+  echo "kube binaries up to date in $out (build 0s)" >&2
+  link_out
+  exit 0
+fi
+
+command -v go >/dev/null || { echo "build.sh: go is not installed (need Go >= 1.26)" >&2; exit 1; }
+
+export GOMODCACHE="$K3S_GPU_CACHE/go/mod"
+export GOCACHE="$K3S_GPU_CACHE/go/build"
+export GOFLAGS="-trimpath -mod=readonly"
+export CGO_ENABLED=0
+export GOTOOLCHAIN=local
+jobs="${KUBE_BUILD_P:-$(nproc)}"
+
+# Versions come from the go.mod files, so they have one source of truth.
+modver() { (cd "$1" && go list -m -f '{{.Version}}' "$2"); }
+kube_version="$(modver "$here/apiserver" k8s.io/kubernetes)"
+helm_version="$(modver "$here/helm" helm.sh/helm/v3)"
+kube_major="${kube_version#v}"; kube_major="${kube_major%%.*}"
+kube_minor="${kube_version#v*.}"; kube_minor="${kube_minor%%.*}"
+
+tmp="$(mktemp -d "$K3S_GPU_CACHE/kube-bin-$key.tmp.XXXXXX")"
+trap 'rm -rf "$tmp"' EXIT
+start=$(date +%s)
+
+# Version stamps as upstream's hack/lib/version.sh and helm's Makefile set them:
+# clients (helm's kubeVersion checks, kubernetes.core) read the server's version.
+kube_ldflags="-s -w"
+for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+  kube_ldflags+=" -X $pkg.gitVersion=$kube_version -X $pkg.gitMajor=$kube_major"
+  kube_ldflags+=" -X $pkg.gitMinor=$kube_minor -X $pkg.gitTreeState=clean"
+done
+echo "==> building kube-apiserver $kube_version and etcd (go build -p $jobs)" >&2
+(cd "$here/apiserver" && go build -p "$jobs" -ldflags="$kube_ldflags" -o "$tmp/" \
+  k8s.io/kubernetes/cmd/kube-apiserver ./etcd)
+
+helm_ldflags="-s -w -X helm.sh/helm/v3/internal/version.version=$helm_version"
+helm_ldflags+=" -X helm.sh/helm/v3/internal/version.gitTreeState=clean"
+echo "==> building helm $helm_version" >&2
+(cd "$here/helm" && go build -p "$jobs" -ldflags="$helm_ldflags" -o "$tmp/helm" helm.sh/helm/v3/cmd/helm)
+
+rm -rf "$out"
+mv "$tmp" "$out"
+trap - EXIT
+echo "kube binaries built in $out (build $(( $(date +%s) - start ))s)" >&2
+link_out

@@ -1,0 +1,67 @@
+"""pytest fixtures for the real Kubernetes API (imported by tests/integration/conftest.py).
+
+``kube_cluster`` (session): builds the binaries when missing (build.sh; fails
+loudly when it cannot), starts etcd + kube-apiserver on free 127.0.0.1 ports,
+yields a :class:`kube.cluster.KubeCluster`, and always stops both processes.
+``kube_namespace`` (function): a fresh namespace name, created.
+``fake_kubelet`` (function): a factory ``fake_kubelet(node_name)`` returning a
+:class:`kube.kubelet.FakeKubelet`; its log servers are closed and its nodes deleted
+after the test.
+"""
+
+from __future__ import annotations
+
+import atexit
+import re
+import uuid
+
+import pytest
+
+from . import cluster as _cluster
+from .kubelet import FakeKubelet
+
+
+@pytest.fixture(scope="session")
+def kube_cluster(tmp_path_factory):
+    """A running etcd + kube-apiserver for the whole session."""
+    bin_dir = _cluster.build()
+    state = str(tmp_path_factory.mktemp("kube"))
+    # Also stop on interpreter exit in case pytest is interrupted before teardown.
+    atexit.register(_cluster.stop, state)
+    running = _cluster.start(state, bin_dir)
+    try:
+        yield running
+    finally:
+        _cluster.stop(state)
+        atexit.unregister(_cluster.stop)
+
+
+@pytest.fixture
+def kube_namespace(kube_cluster, request):
+    """Create and return a unique namespace for one test.
+
+    It is not deleted: without a namespace controller (kube-controller-manager) a
+    deleted namespace stays Terminating; the whole cluster goes at session end.
+    """
+    from kubernetes import client  # pylint: disable=import-outside-toplevel
+
+    base = re.sub(r"[^a-z0-9-]+", "-", request.node.name.lower()).strip("-")[:40].strip("-")
+    name = "%s-%s" % (base or "test", uuid.uuid4().hex[:6])
+    client.CoreV1Api(kube_cluster.api_client()).create_namespace({"metadata": {"name": name}})
+    return name
+
+
+@pytest.fixture
+def fake_kubelet(kube_cluster):
+    """Factory: ``fake_kubelet("node-1")`` -> FakeKubelet (not yet registered)."""
+    made = []
+
+    def make(node_name: str) -> FakeKubelet:
+        kubelet = FakeKubelet(kube_cluster, node_name)
+        made.append(kubelet)
+        return kubelet
+
+    yield make
+    for kubelet in made:
+        kubelet.close()
+        kubelet.deregister()
