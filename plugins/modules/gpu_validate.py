@@ -136,8 +136,11 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
-results:
-  description: One entry per check, selected or not.
+checks:
+  description:
+    - One entry per check, selected or not.
+    - Named C(checks) rather than C(results), which Ansible reserves for loop results (a module's
+      C(results) dictionary would be renamed C(ansible_module_results)).
   returned: always
   type: dict
   contains:
@@ -336,8 +339,8 @@ def main():
     if failed:
         module.fail_json(msg="gpu_validate: " + "; ".join("%s failed: %s" % (name, results[name]["reason"])
                                                           for name in failed),
-                         changed=False, results=results, failed_checks=failed)
-    module.exit_json(changed=False, results=results, failed_checks=[])
+                         changed=False, checks=results, failed_checks=failed)
+    module.exit_json(changed=False, checks=results, failed_checks=[])
 
 
 if __name__ == "__main__":
