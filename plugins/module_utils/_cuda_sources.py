@@ -127,12 +127,16 @@ static int run_on(int dev, int n) {
 }
 
 int main(void) {
-  int n = 50000, count = 0, dev = -1;
-  CHECK(cudaGetDeviceCount(&count));
+  int n = 50000, count = 0;
+  cudaError_t err = cudaGetDeviceCount(&count);
+  if (err != cudaSuccess) {
+    printf("cudaGetDeviceCount failed: %s\nTest FAILED\n", cudaGetErrorString(err));
+    return 1;
+  }
   if (count == 0) { printf("No CUDA device\nTest FAILED\n"); return 1; }
   printf("[Vector addition of %d elements on %d device(s)]\n", n, count);
   int failed = 0;
-  for (dev = 0; dev < count; ++dev) failed |= run_on(dev, n);
+  for (int dev = 0; dev < count; ++dev) failed |= run_on(dev, n);
   if (failed) { printf("Test FAILED\n"); return 1; }
   printf("Test PASSED\nDone\n");
   return 0;

@@ -1,0 +1,80 @@
+"""Make `ansible_collections.k3s_gpu.node` importable when pytest runs from a checkout.
+
+ansible-test units runs from an installed collection tree, where this is a no-op. From the
+repository root, the collection is reachable through .build/collections (ansible.cfg's
+collections_path); without that tree a temporary one is made, linking to the checkout.
+"""
+
+import os
+import sys
+import tempfile
+
+REPO_ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+
+
+def _collections_root():
+    try:
+        import ansible_collections.k3s_gpu.node.plugins  # noqa: F401
+        return None
+    except ImportError:
+        pass
+    build = os.path.join(REPO_ROOT, ".build", "collections")
+    if os.path.isdir(os.path.join(build, "ansible_collections", "k3s_gpu", "node")):
+        return build
+    tmp = tempfile.mkdtemp(prefix="k3s-gpu-node-collections-")
+    os.makedirs(os.path.join(tmp, "ansible_collections", "k3s_gpu"))
+    os.symlink(REPO_ROOT, os.path.join(tmp, "ansible_collections", "k3s_gpu", "node"))
+    return tmp
+
+
+_root = _collections_root()
+if _root:
+    sys.path.insert(0, _root)
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (_root, os.environ.get("PYTHONPATH")) if p)
+    # ansible_collections may already be a namespace package (from the `ansible` bundle)
+    import ansible_collections
+    path = os.path.join(_root, "ansible_collections")
+    if path not in list(ansible_collections.__path__):
+        ansible_collections.__path__.append(path)
+
+
+import json  # noqa: E402
+import subprocess  # noqa: E402
+
+import pytest  # noqa: E402
+
+FIXTURES = os.path.join(REPO_ROOT, "tests", "unit", "fixtures")
+GPU_RESULTS = os.path.join(REPO_ROOT, "tests", "gpu", "results")
+
+
+@pytest.fixture
+def fixture_path():
+    def _path(*parts):
+        return os.path.join(FIXTURES, *parts)
+    return _path
+
+
+@pytest.fixture
+def run_module(tmp_path):
+    """Run a module of the collection as Ansible's runner does (a process reading its args file).
+
+    Returns (rc, result dict). `env` adds environment variables.
+    """
+    def _run(name, args, env=None, check_mode=False):
+        module_args = dict(args)
+        if check_mode:
+            module_args["_ansible_check_mode"] = True
+        args_file = tmp_path / ("%s-args.json" % name)
+        args_file.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": module_args}))
+        run_env = dict(os.environ)
+        run_env.update(env or {})
+        proc = subprocess.run(
+            [sys.executable, os.path.join(REPO_ROOT, "plugins", "modules", name + ".py"), str(args_file)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=run_env, check=False, timeout=120)
+        try:
+            result = json.loads(proc.stdout)
+        except ValueError:
+            raise AssertionError("module %s printed no JSON (rc %s):\n%s\n%s"
+                                 % (name, proc.returncode, proc.stdout.decode(), proc.stderr.decode()))
+        return proc.returncode, result
+    return _run
