@@ -17,7 +17,7 @@ stage() {
   local start end rc
   start=$(date +%s)
   echo "==> [$name] start"
-  "$@"; rc=$?
+  "$@" 2>&1 | tee -a "${REPO_ROOT}/.tmp/stage.log"; rc=${PIPESTATUS[0]}
   end=$(date +%s)
   echo "==> [$name] $( [ $rc -eq 0 ] && echo ok || echo "FAILED rc=$rc" ) in $((end - start))s"
   echo "$name $((end - start))s rc=$rc" >> "${REPO_ROOT}/.tmp/stage-times.txt"

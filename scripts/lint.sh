@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Lint the whole tree: yamllint, ansible-lint (production profile), changelog fragments.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+cd "$REPO_ROOT"
+n_yaml=$(git ls-files --cached --others --exclude-standard '*.yml' '*.yaml' | grep -vc '/templates/' || true)
+yamllint --strict .
+echo "yamllint: $n_yaml YAML files, 0 problems"
+ansible-lint --offline --profile production 2>&1 | tee .tmp/ansible-lint.log
+antsibull-changelog lint
+echo "antsibull-changelog: $(ls changelogs/fragments | wc -l) fragments valid"

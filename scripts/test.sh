@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# `make test`: every check, in order, each stage timed. A failed stage does not
+# stop the others (so one run shows every problem) but fails the whole run.
+# At the end nothing the tests started may survive (containers, servers).
+set -uo pipefail
+. "$(dirname "$0")/lib.sh"
+cd "$REPO_ROOT"
+mkdir -p .tmp; : > .tmp/stage-times.txt; : > .tmp/stage.log
+start=$(date +%s)
+failed=()
+run() { make --no-print-directory "$1" || failed+=("$1"); }
+make --no-print-directory setup || { echo "setup failed"; exit 1; }
+for t in lint sanity unit build integration molecule demo; do run "$t"; done
+scripts/stage.sh leftovers scripts/leftovers.sh || failed+=(leftovers)
+echo
+echo "==================== make test summary ===================="
+cat .tmp/stage-times.txt
+grep -hE '^(yamllint|antsibull-changelog|sanity|unit|integration|build|molecule|tarball|demo)[ :]' \
+  .tmp/stage.log 2>/dev/null || true
+echo "total: $(( $(date +%s) - start ))s; failed stages: ${failed[*]:-none}"
+[ ${#failed[@]} -eq 0 ]
