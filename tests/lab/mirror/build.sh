@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Build the lab's vendor mirror tree into $K3S_GPU_CACHE/mirror-<hash>/ (see LAYOUT.md):
+# stand-in .deb packages (dpkg-deb), flat apt repositories (apt-ftparchive) signed with
+# test keys, K3s release assets with the k3s stand-in built from Go, and a Helm chart
+# repository. <hash> covers every input (this script, build_mirror.py, tests/lab/standins/);
+# when that directory is complete this is a hash check. The signing keys are generated once
+# into $K3S_GPU_CACHE/mirror-gnupg/ and survive rebuilds.
+# Prints timings on stderr and the tree's path as the last line of stdout.
+#
+# Needs: dpkg-deb, apt-ftparchive (apt-utils), gpg, zstd, go (>= 1.26).
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=../../../scripts/lib.sh
+. "$here/../../../scripts/lib.sh"
+standins="$here/../standins"
+start=$(date +%s.%N)
+
+elapsed() { printf '%.1f' "$(echo "$(date +%s.%N) - $1" | bc)"; }
+
+for tool in dpkg-deb apt-ftparchive gpg zstd go bc; do
+  command -v "$tool" >/dev/null || { echo "mirror/build.sh: $tool is missing (apt-get install apt-utils gnupg zstd bc; Go >= 1.26)" >&2; exit 1; }
+done
+
+# The cache key: every file that shapes the tree, by path and content.
+key="$(cd "$here/.." && find mirror/build.sh mirror/build_mirror.py standins -type f ! -name '*.pyc' | LC_ALL=C sort \
+  | while read -r f; do printf '%s\n' "$f"; cat "$f"; done | sha256sum | cut -c1-16)"
+out="$K3S_GPU_CACHE/mirror-$key"
+if [ -f "$out/.complete" ]; then
+  echo "mirror tree up to date: $out (warm, $(elapsed "$start")s)" >&2
+  echo "$out"
+  exit 0
+fi
+
+# --- signing keys: generated once (gpg --batch, no passphrase) ----------------------
+gnupg="$K3S_GPU_CACHE/mirror-gnupg"
+mkdir -p "$gnupg" && chmod 700 "$gnupg"
+for uid in "k3s_gpu.node lab CUDA archive key" "k3s_gpu.node lab libnvidia-container key" \
+           "k3s_gpu.node lab UNTRUSTED key"; do
+  if ! gpg --homedir "$gnupg" --batch --list-secret-keys "$uid" >/dev/null 2>&1; then
+    gpg --homedir "$gnupg" --batch --passphrase '' --quick-generate-key "$uid <lab@k3s-gpu-node.invalid>" \
+      ed25519 sign never 2>/dev/null
+    echo "generated test key: $uid" >&2
+  fi
+done
+
+# --- k3s stand-in binaries, one per release (static, version embedded) ----------------
+export GOMODCACHE="$K3S_GPU_CACHE/go/mod" GOCACHE="$K3S_GPU_CACHE/go/build" GOFLAGS="-trimpath -mod=mod"
+tmp="$(mktemp -d "$K3S_GPU_CACHE/mirror-build.XXXXXX")"
+trap 'rm -rf "$tmp"' EXIT
+t=$(date +%s.%N)
+# Real releases (k3s-io/k3s#14281, #14492, #14553) and the bad-checksum fake v1.36.99+k3s1.
+for v in v1.36.2+k3s1 v1.36.3+k3s1 v1.36.4+k3s1 v1.36.99+k3s1; do
+  commit="$(printf '%s' "$v" | sha256sum | cut -c1-8)"
+  mkdir -p "$tmp/k3s-bin/$v"
+  (cd "$standins/k3s" && CGO_ENABLED=0 go build -ldflags "-s -w -X main.version=$v -X main.commit=$commit" \
+    -o "$tmp/k3s-bin/$v/k3s" .)
+done
+echo "k3s stand-ins built in $(elapsed "$t")s" >&2
+
+# --- the tree ---------------------------------------------------------------------
+python3 "$here/build_mirror.py" "$tmp/tree" "$gnupg" "$tmp/k3s-bin" >&2
+rm -rf "$out"
+mv "$tmp/tree" "$out"
+touch "$out/.complete"
+# Old trees of earlier inputs: keep the two newest.
+# shellcheck disable=SC2012
+ls -1dt "$K3S_GPU_CACHE"/mirror-????????????????/ 2>/dev/null | tail -n +3 | while read -r old; do rm -rf "$old"; done
+echo "mirror tree built: $out (cold, $(elapsed "$start")s)" >&2
+echo "$out"
