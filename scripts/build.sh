@@ -19,9 +19,9 @@ echo "tarball: $tarball ($(tar -tzf "$tarball" | wc -l) entries, no tests/, mole
 # the virtualenv (Galaxy is unreachable here), hence --no-deps.
 inst=$(mktemp -d "${TMPDIR:-/tmp}/k3s-gpu-install.XXXXXX")
 trap 'rm -rf "$inst"' EXIT
-ansible-galaxy collection install --no-deps -p "$inst" "$tarball" >/dev/null
 export ANSIBLE_COLLECTIONS_PATH="$inst"
-export ANSIBLE_CONFIG=/dev/null
+unset ANSIBLE_CONFIG  # the installed copy runs without the checkout's ansible.cfg
+ansible-galaxy collection install --force --no-deps -p "$inst" "$tarball" >/dev/null
 cd "$inst"
 modules=0
 for m in "$inst"/ansible_collections/k3s_gpu/node/plugins/modules/*.py; do

@@ -20,4 +20,4 @@ ln -sfn "$venv" "$REPO_ROOT/.venv"
 # The collection itself, on a collections path at ansible_collections/k3s_gpu/node.
 mkdir -p "$REPO_ROOT/.build/collections/ansible_collections/k3s_gpu"
 ln -sfn "$REPO_ROOT" "$REPO_ROOT/.build/collections/ansible_collections/k3s_gpu/node"
-"$REPO_ROOT/.venv/bin/ansible" --version | head -1
+v=$("$REPO_ROOT/.venv/bin/ansible" --version); echo "${v%%$'\n'*}"
