@@ -38,8 +38,8 @@ var (
 )
 
 const (
-	defaultConfig = "/etc/rancher/k3s/config.yaml"
-	stateFile     = "/var/lib/rancher/k3s/agent/standin-state.json"
+	defaultConfig  = "/etc/rancher/k3s/config.yaml"
+	defaultDataDir = "/var/lib/rancher/k3s"
 )
 
 func logf(level, format string, args ...any) {
@@ -318,6 +318,11 @@ func runAgent(args []string) {
 		"token_file": cfg.TokenFile, "started": time.Now().UTC().Format(time.RFC3339), "pid": os.Getpid(),
 		"nvidia_runtime": fileExists("/usr/bin/nvidia-container-runtime"),
 	}
+	dataDir := cfg.DataDir
+	if dataDir == "" {
+		dataDir = defaultDataDir
+	}
+	stateFile := filepath.Join(dataDir, "agent", "standin-state.json")
 	if b, err := json.MarshalIndent(state, "", "  "); err == nil {
 		_ = os.MkdirAll(filepath.Dir(stateFile), 0o755)
 		_ = os.WriteFile(stateFile, append(b, '\n'), 0o600)

@@ -1,0 +1,150 @@
+"""Pytest fixtures for the local lab: the vendor mirror and Debian systemd containers.
+
+Load with ``pytest_plugins = ["lab_fixtures"]`` in a test module (tests/integration is on
+sys.path through conftest.py), or import the fixtures in conftest.py.
+
+- ``lab_mirror`` (session): builds the mirror tree (tests/lab/mirror/build.sh, cached) and
+  starts its own server in ``.tmp/mirror-pytest-<pid>/`` so fault injection never disturbs a
+  mirror someone else started; stopped at the end of the session, even on failure.
+- ``lab_container`` (function): a factory; ``lab_container("debian12")`` boots
+  ``localhost/k3s-gpu-lab:debian12`` with systemd and ``--network=host`` (to reach the
+  mirror on 127.0.0.1) under a unique ``k3slab-`` name, waits for systemd, and removes the
+  container after the test. tests/lab/leftovers.sh checks that none survive.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+import urllib.request
+import uuid
+from dataclasses import dataclass, field
+
+import pytest
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+LAB = os.path.join(REPO_ROOT, "tests", "lab")
+MIRROR = os.path.join(LAB, "mirror")
+CONTAINER_PREFIX = "k3slab-"
+IMAGES = {"debian12": "localhost/k3s-gpu-lab:debian12", "debian13": "localhost/k3s-gpu-lab:debian13"}
+
+
+@dataclass
+class Mirror:
+    """A running lab mirror."""
+
+    url: str
+    root: str
+    keys: str
+    state: str
+    env: dict = field(default_factory=dict)
+
+    def fault(self, *args: str) -> None:
+        """tests/lab/mirror/fault.sh with this mirror's state dir (status/delay/clear)."""
+        subprocess.run([os.path.join(MIRROR, "fault.sh"), *args], check=True, env=self.env)
+
+    def get(self, path: str, timeout: float = 10) -> bytes:
+        with urllib.request.urlopen(self.url + path, timeout=timeout) as resp:  # noqa: S310 - 127.0.0.1
+            return resp.read()
+
+    def stop(self) -> None:
+        subprocess.run([os.path.join(MIRROR, "stop.sh")], check=True, env=self.env)
+
+
+def start_mirror(state: str) -> Mirror:
+    env = dict(os.environ, LAB_MIRROR_STATE=state)
+    proc = subprocess.run([os.path.join(MIRROR, "start.sh")], env=env, check=False,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError("tests/lab/mirror/start.sh failed (rc %s):\n%s%s"
+                           % (proc.returncode, proc.stdout, proc.stderr))
+    values = {}
+    with open(os.path.join(state, "env"), encoding="utf-8") as f:
+        for line in f:
+            k, _, v = line.strip().partition("=")
+            values[k] = v
+    return Mirror(url=values["LAB_MIRROR_URL"], root=values["LAB_MIRROR_ROOT"],
+                  keys=values["LAB_MIRROR_KEYS"], state=state, env=env)
+
+
+@pytest.fixture(scope="session")
+def lab_mirror():
+    state = os.path.join(REPO_ROOT, ".tmp", "mirror-pytest-%d" % os.getpid())
+    mirror = start_mirror(state)
+    try:
+        yield mirror
+    finally:
+        mirror.stop()
+        shutil.rmtree(state, ignore_errors=True)
+
+
+@dataclass
+class Container:
+    """A running lab container; ``exec`` runs a command in it through podman."""
+
+    name: str
+    image: str
+
+    def exec(self, cmd: str | list[str], check: bool = True, timeout: float = 300,
+             env: dict | None = None) -> subprocess.CompletedProcess:
+        argv = ["podman", "exec"]
+        for k, v in (env or {}).items():
+            argv += ["-e", "%s=%s" % (k, v)]
+        argv += [self.name] + (["sh", "-c", cmd] if isinstance(cmd, str) else list(cmd))
+        proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              timeout=timeout, check=False)
+        if check and proc.returncode != 0:
+            raise AssertionError("in %s: %s\nrc=%s\nstdout:\n%s\nstderr:\n%s"
+                                 % (self.name, cmd, proc.returncode, proc.stdout, proc.stderr))
+        return proc
+
+    def put(self, src: str, dest: str) -> None:
+        subprocess.run(["podman", "cp", src, "%s:%s" % (self.name, dest)], check=True)
+
+    def write(self, dest: str, text: str, mode: str = "0644") -> None:
+        proc = subprocess.run(["podman", "exec", "-i", self.name, "sh", "-c",
+                               'mkdir -p "$(dirname "$0")" && cat > "$0" && chmod "$1" "$0"', dest, mode],
+                              input=text, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=False)
+        if proc.returncode != 0:
+            raise AssertionError("cannot write %s in %s: %s" % (dest, self.name, proc.stderr))
+
+
+def ensure_image(release: str) -> str:
+    image = IMAGES[release]
+    if subprocess.run(["podman", "image", "exists", image], check=False).returncode != 0:
+        subprocess.run([os.path.join(LAB, "images.sh"), release], check=True)
+    return image
+
+
+def boot(release: str, name: str) -> Container:
+    image = ensure_image(release)
+    subprocess.run(["podman", "run", "-d", "--systemd=always", "--network=host", "--name", name,
+                    "--label", "k3s-gpu-lab=test", image], check=True, stdout=subprocess.DEVNULL)
+    c = Container(name=name, image=image)
+    deadline = time.monotonic() + 60
+    state = ""
+    while time.monotonic() < deadline:
+        state = c.exec("systemctl is-system-running || true", check=False).stdout.strip()
+        if state in ("running", "degraded"):
+            return c
+        time.sleep(0.5)
+    raise AssertionError("systemd in %s did not come up within 60 s (state %r)" % (name, state))
+
+
+@pytest.fixture
+def lab_container():
+    started = []
+
+    def factory(release: str = "debian12") -> Container:
+        name = "%s%s-%s" % (CONTAINER_PREFIX, release, uuid.uuid4().hex[:8])
+        started.append(name)
+        return boot(release, name)
+
+    try:
+        yield factory
+    finally:
+        for name in started:
+            subprocess.run(["podman", "rm", "-f", "-t", "0", name], check=False,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
