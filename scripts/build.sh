@@ -45,3 +45,13 @@ for p in "$inst"/ansible_collections/k3s_gpu/node/playbooks/*.yml; do
 done
 echo "build: installed copy checked: $modules module docs, $roles role docs, $playbooks playbooks --syntax-check"
 cp "$tarball" "$REPO_ROOT/"
+
+# The AWX execution environment definition: ansible-builder must turn it into a
+# build context (the image itself cannot be built here: no registry).
+ee=$(mktemp -d "${TMPDIR:-/tmp}/k3s-gpu-ee.XXXXXX")
+trap 'rm -rf "$inst" "$ee"' EXIT
+cp "$REPO_ROOT"/{execution-environment.yml,requirements.txt,bindep.txt} "$ee/"
+(cd "$ee" && ansible-builder create -f execution-environment.yml -c context >/dev/null)
+grep -q kubernetes "$ee/context/_build/requirements.txt"
+grep -q 'k3s_gpu.node' "$ee/context/_build/requirements.yml"
+echo "execution environment: ansible-builder create produced $(ls "$ee/context" | tr '\n' ' ')"
