@@ -80,7 +80,7 @@ try:
             api.create_namespaced_pod(ns, {"metadata": {"name": name}, "spec": {
                 "restartPolicy": "Never", "runtimeClassName": "nvidia",
                 "containers": [{"name": "main", "image": "busybox:1.36",
-                                "resources": {"limits": {"nvidia.com/gpu": 1}}}]}})
+                                "resources": {"limits": {"nvidia.com/gpu": "1"}}}]}})
             kubelets[j].run_pod(ns, name, logs="Test PASSED\n")
             assert api.read_namespaced_pod_log(name, ns) == "Test PASSED\n"
         api.list_pod_for_all_namespaces()

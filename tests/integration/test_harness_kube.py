@@ -59,7 +59,7 @@ def test_rbac_forbids_the_limited_user(kube_cluster):
     with pytest.raises(ApiException) as err:
         limited.list_namespace()
     assert err.value.status == 403
-    assert 'User "limited" cannot list resource "namespaces"' in err.value.body
+    assert 'User "limited" cannot list resource "namespaces"' in json.loads(err.value.body)["message"]
     with pytest.raises(ApiException) as err:
         limited.create_namespace({"metadata": {"name": "limited-should-not-create"}})
     assert err.value.status == 403
@@ -108,7 +108,13 @@ def test_node_registered_and_patched(kube_cluster, fake_kubelet):
     kubelet.set_ready(False)
     node = api.read_node("gpu-node-1")
     assert {c.type: c.status for c in node.status.conditions}["Ready"] == "False"
-    assert len(node.spec.taints) == 2
+    assert {(t.key, t.effect) for t in node.spec.taints} == {
+        ("nvidia.com/gpu", "NoSchedule"), ("dedicated", "NoExecute"),
+        ("node.kubernetes.io/not-ready", "NoSchedule"), ("node.kubernetes.io/not-ready", "NoExecute")}
+    kubelet.set_ready(True)
+    node = api.read_node("gpu-node-1")
+    assert {(t.key, t.effect) for t in node.spec.taints} == {("nvidia.com/gpu", "NoSchedule"),
+                                                             ("dedicated", "NoExecute")}
 
     # The limited user may not touch nodes.
     with pytest.raises(ApiException) as err:
@@ -126,7 +132,7 @@ def _vectoradd_pod(name):
             "tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}],
             "containers": [{"name": "cuda-vectoradd",
                             "image": "nvcr.io/nvidia/k8s/cuda-sample:vectoradd-cuda12.5.0",
-                            "resources": {"limits": {"nvidia.com/gpu": 1}}}],
+                            "resources": {"limits": {"nvidia.com/gpu": "1"}}}],
         },
     }
 
@@ -205,7 +211,8 @@ def test_k8s_log_module_reads_pod_logs(kube_cluster, kube_namespace, fake_kubele
     - name: Check them
       ansible.builtin.assert:
         that:
-          - harness_log.log_lines == ['hello from the fake kubelet']
+          - harness_log.log.splitlines() == ['hello from the fake kubelet']
+        fail_msg: "log_lines: {{ harness_log.log_lines }}, log: {{ harness_log.log }}"
 """ % kube_namespace)
     run_playbook(kube_cluster, str(playbook), tmp_path)
 

@@ -50,6 +50,7 @@ kube_major="${kube_version#v}"; kube_major="${kube_major%%.*}"
 kube_minor="${kube_version#v*.}"; kube_minor="${kube_minor%%.*}"
 
 tmp="$(mktemp -d "$K3S_GPU_CACHE/kube-bin-$key.tmp.XXXXXX")"
+chmod 755 "$tmp"
 trap 'rm -rf "$tmp"' EXIT
 start=$(date +%s)
 

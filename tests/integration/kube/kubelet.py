@@ -8,6 +8,8 @@ a real kubelet writes:
 * node registration: a ``Node`` with labels, taints, capacity and allocatable
   (including ``nvidia.com/gpu``, which the NVIDIA device plugin reports through
   the kubelet), addresses, ``daemonEndpoints`` and a ``Ready`` condition;
+* the node lifecycle controller's not-ready taints (it runs in
+  kube-controller-manager, which is absent too);
 * the scheduler's binding of a pod to the node (``pods/binding``);
 * pod status (``pods/status``): Running with a running container, then
   Succeeded or Failed with the container's exit code;
@@ -44,6 +46,7 @@ import urllib.parse
 
 KUBELET_VERSION = "v1.36.3+k3s1"
 CONTAINER_RUNTIME_VERSION = "containerd://2.1.5-k3s1"
+NOT_READY_TAINT = "node.kubernetes.io/not-ready"
 
 
 def _now() -> str:
@@ -229,7 +232,8 @@ class FakeKubelet:
             "spec": {"taints": list(taints or [])},
         }
         self.api.create_node(body)
-        return self.update_status(gpus=gpus, ready=ready, **status_args)
+        self.update_status(gpus=gpus, ready=ready, **status_args)
+        return self.sync_condition_taints()
 
     def update_status(self, **status_args):
         """Post the node status (``nodes/status``), as a kubelet's heartbeat does."""
@@ -237,10 +241,36 @@ class FakeKubelet:
         return self.api.patch_node_status(self.node_name, {"status": self.node_status(**status_args)})
 
     def set_ready(self, ready: bool):
-        """Flip the Ready condition (keeps capacity as registered)."""
+        """Flip the Ready condition (keeps capacity as registered), then let the
+        node lifecycle controller's part follow (:meth:`sync_condition_taints`)."""
         node = self.api.read_node(self.node_name)
         gpus = int((node.status.capacity or {}).get("nvidia.com/gpu", "0"))
-        return self.update_status(gpus=gpus, ready=ready)
+        self.update_status(gpus=gpus, ready=ready)
+        return self.sync_condition_taints()
+
+    def sync_condition_taints(self):
+        """Do the node lifecycle controller's part (kube-controller-manager, absent here).
+
+        On create, the TaintNodesByCondition admission plugin of the API server
+        taints every node ``node.kubernetes.io/not-ready:NoSchedule``; the
+        controller removes it once the kubelet reports Ready, and taints a NotReady
+        node ``node.kubernetes.io/not-ready`` NoSchedule and NoExecute. Other
+        taints are kept. Returns the Node.
+        """
+        node = self.api.read_node(self.node_name)
+        ready = any(c.type == "Ready" and c.status == "True" for c in node.status.conditions or [])
+        taints = [t for t in (node.spec.taints or []) if t.key != NOT_READY_TAINT]
+        body = [{"key": t.key, "value": t.value, "effect": t.effect} for t in taints]
+        for t in body:
+            if t["value"] is None:
+                del t["value"]
+        if not ready:
+            body += [{"key": NOT_READY_TAINT, "effect": "NoSchedule"},
+                     {"key": NOT_READY_TAINT, "effect": "NoExecute"}]
+        # Taints have no merge key: a patch replaces the list; resourceVersion guards races.
+        return self.api.patch_node(self.node_name, {
+            "metadata": {"resourceVersion": node.metadata.resource_version},
+            "spec": {"taints": body}})
 
     def deregister(self) -> None:
         """Delete the node object (what ``kubectl delete node`` does)."""
