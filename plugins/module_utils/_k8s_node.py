@@ -1,0 +1,147 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, k3s_gpu.node contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Read, wait for and patch a Node through kubernetes.core's dynamic client.
+
+PRIVATE to the k3s_gpu.node collection: the functions here may change without notice.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+try:
+    from kubernetes.dynamic.exceptions import ConflictError, DynamicApiError, NotFoundError
+    from urllib3.exceptions import HTTPError as Urllib3HTTPError
+
+    HAS_KUBERNETES = True
+except ImportError:
+    HAS_KUBERNETES = False
+
+    class DynamicApiError(Exception):  # the names must exist for the except clauses below
+        status = None
+        reason = None
+        body = None
+
+    class NotFoundError(DynamicApiError):
+        pass
+
+    class ConflictError(DynamicApiError):
+        pass
+
+    class Urllib3HTTPError(Exception):
+        pass
+
+
+class NodeApiError(Exception):
+    """An API failure, described for a person (msg) with the HTTP status when there is one."""
+
+    def __init__(self, msg, status=None):
+        super().__init__(msg)
+        self.msg = msg
+        self.status = status
+
+
+def k3s_node_name(name=None, hostname=None):
+    """The node name K3s registers: ``node-name`` when set, else the host name, lowercased.
+
+    K3s: ``name := info.NodeName; if name == "" { name = os.Hostname() }; name = strings.ToLower(name)``
+    (pkg/agent/config/config.go, getHostnameAndIPs; https://github.com/k3s-io/k3s). os.Hostname()
+    is the kernel's host name (``uname -n``, Ansible's ``ansible_facts.nodename``), which may be
+    a fully qualified name. ``--with-node-id`` (a random suffix) cannot be resolved from here.
+    """
+    chosen = name if name else hostname
+    if not chosen:
+        return None
+    return chosen.strip().lower()
+
+
+def _api_message(exc):
+    body = getattr(exc, "body", None)
+    if body:
+        try:
+            data = json.loads(body.decode("utf-8") if isinstance(body, bytes) else body)
+            if isinstance(data, dict) and data.get("message"):
+                return data["message"]
+        except (ValueError, AttributeError):
+            pass
+    return getattr(exc, "reason", None) or str(exc)
+
+
+def describe(exc, action, host=None):
+    """A NodeApiError naming what failed and what to check, from any client exception."""
+    where = " at %s" % host if host else ""
+    status = getattr(exc, "status", None)
+    if isinstance(exc, DynamicApiError) or status:
+        detail = _api_message(exc)
+        if status == 401:
+            return NodeApiError(
+                "%s: the Kubernetes API%s refused the credentials (401 Unauthorized): %s. Check kubeconfig, "
+                "context, api_key or the client certificate." % (action, where, detail), status)
+        if status == 403:
+            return NodeApiError(
+                "%s: forbidden by the Kubernetes API%s (403): %s. The user needs get and patch on nodes "
+                "(cluster scope), e.g. the cluster-admin role or a ClusterRole granting them."
+                % (action, where, detail), status)
+        return NodeApiError("%s: the Kubernetes API%s answered %s: %s" % (action, where, status, detail), status)
+    if isinstance(exc, Urllib3HTTPError) or isinstance(exc, OSError):
+        return NodeApiError(
+            "%s: cannot reach the Kubernetes API%s: %s. Check that the server is up and that host/kubeconfig "
+            "point to it." % (action, where, exc))
+    return NodeApiError("%s: %s: %s" % (action, type(exc).__name__, exc))
+
+
+def get_node(nodes, name):
+    """The Node as a dict (camelCase JSON), or None when it does not exist.
+
+    `nodes` is the dynamic client's v1 Node resource (``client.resources.get(api_version="v1",
+    kind="Node")``). Raises NodeApiError on any other failure.
+    """
+    try:
+        return nodes.get(name=name).to_dict()
+    except NotFoundError:
+        return None
+    except Exception as exc:  # pylint: disable=broad-except
+        raise describe(exc, "reading node %s" % name, _host(nodes))
+
+
+def wait_for_node(nodes, name, timeout, sleep=2.0, monotonic=time.monotonic, sleeper=time.sleep):
+    """Poll until node `name` exists or `timeout` seconds pass.
+
+    Returns (node or None, seconds waited). The node is read at least once.
+    """
+    start = monotonic()
+    while True:
+        node = get_node(nodes, name)
+        waited = monotonic() - start
+        if node is not None or waited >= timeout:
+            return node, round(waited, 1)
+        sleeper(min(sleep, max(0.0, timeout - waited)))
+
+
+def patch_taints(nodes, name, taints, resource_version, dry_run=False):
+    """Replace ``spec.taints`` with a JSON merge patch guarded by `resource_version`.
+
+    The API server answers 409 Conflict (ConflictError, re-raised as is) when the node
+    changed since it was read. Returns the patched Node as a dict.
+    """
+    body = {"metadata": {"resourceVersion": resource_version}, "spec": {"taints": taints}}
+    kwargs = {"name": name, "content_type": "application/merge-patch+json"}
+    if dry_run:
+        kwargs["dry_run"] = "All"
+    try:
+        return nodes.patch(body=body, **kwargs).to_dict()
+    except ConflictError:
+        raise
+    except Exception as exc:  # pylint: disable=broad-except
+        raise describe(exc, "patching the taints of node %s" % name, _host(nodes))
+
+
+def _host(nodes):
+    try:
+        return nodes.client.client.configuration.host
+    except AttributeError:
+        return None
