@@ -21,12 +21,10 @@ if [ "$skip_cold" = 0 ]; then
   cold_cache="$(mktemp -d)"
   cleanup_cold() { chmod -R u+w "$cold_cache" 2>/dev/null; rm -rf "$cold_cache"; }
   trap cleanup_cold EXIT
-  # A throwaway cache: its .tmp/kube/bin link must not replace the real one.
-  cold="$(K3S_GPU_CACHE="$cold_cache" secs "$kube/build.sh")"
+  cold="$(K3S_GPU_CACHE="$cold_cache" KUBE_BUILD_NO_LINK=1 secs "$kube/build.sh")"
   du_cold="$(du -sh "$cold_cache" | cut -f1)"
   cleanup_cold
   trap - EXIT
-  "$kube/build.sh" >/dev/null 2>&1  # restore the .tmp/kube/bin link
   printf 'cold build (empty cache, %s on disk)  %8.1f s\n' "$du_cold" "$cold"
 fi
 "$kube/build.sh" >/dev/null 2>&1 # make sure the cached build exists

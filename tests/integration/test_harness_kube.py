@@ -230,3 +230,27 @@ def test_start_and_stop_leave_no_process(kube_cluster, tmp_path):
     for pid in pids.values():
         assert not os.path.exists("/proc/%d" % pid) or open("/proc/%d/stat" % pid).read().split()[2] == "Z"
     assert other.pids() == {}
+
+
+def test_deleted_namespace_is_finalized_on_demand(kube_cluster, fake_kubelet):
+    """No namespace controller runs: a deleted namespace stays Terminating until
+    controllers.finalize_namespace does that controller's work."""
+    from kube.controllers import finalize_namespace
+
+    api = client.CoreV1Api(kube_cluster.api_client())
+    api.create_namespace({"metadata": {"name": "to-delete"}})
+    api.create_namespaced_config_map("to-delete", {"metadata": {"name": "cm"}, "data": {"a": "b"}})
+    api.create_namespaced_pod("to-delete", {"metadata": {"name": "p"}, "spec": {
+        "containers": [{"name": "main", "image": "busybox:1.36"}]}})
+    kubelet = fake_kubelet("node-ns-delete")
+    kubelet.register(gpus=0)
+    kubelet.run_pod("to-delete", "p", phase="Running")
+    assert finalize_namespace(kube_cluster.api_client(), "to-delete") is False  # not deleted yet
+    api.delete_namespace("to-delete")
+    assert api.read_namespace("to-delete").status.phase == "Terminating"
+    assert finalize_namespace(kube_cluster.api_client(), "to-delete") is True
+    with pytest.raises(ApiException) as err:
+        api.read_namespace("to-delete")
+    assert err.value.status == 404
+    assert api.list_namespaced_pod("to-delete").items == []
+    assert api.list_namespaced_config_map("to-delete").items == []

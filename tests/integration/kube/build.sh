@@ -10,6 +10,7 @@
 #                   build caches live under it too (go/mod, go/build), so CI reuses them.
 #   KUBE_BUILD_P    parallel compile jobs (go build -p), default: number of CPUs.
 #   KUBE_BUILD_FORCE=1  rebuild even when the output exists (benchmarks).
+#   KUBE_BUILD_NO_LINK=1  leave $REPO_ROOT/.tmp/kube/bin alone (benchmarks).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -22,6 +23,7 @@ out="$K3S_GPU_CACHE/kube-bin-$key"
 link="$REPO_ROOT/.tmp/kube/bin"
 
 link_out() {
+  if [ "${KUBE_BUILD_NO_LINK:-0}" = 1 ]; then echo "$out"; return; fi
   mkdir -p "$(dirname "$link")"
   ln -sfn "$out" "$link"
   echo "$out"
