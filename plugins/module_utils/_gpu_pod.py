@@ -66,7 +66,7 @@ def pod_manifest(name, namespace, node_name, image, runtime_class="nvidia"):
             "containers": [{
                 "name": CONTAINER,
                 "image": image,
-                "resources": {"limits": {GPU_RESOURCE: 1}},
+                "resources": {"limits": {GPU_RESOURCE: "1"}},
             }],
         },
     }

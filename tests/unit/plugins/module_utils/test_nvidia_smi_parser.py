@@ -182,3 +182,14 @@ def test_classify_no_devices():
 def test_classify_unknown():
     kind, message = classify_failure(255, "", "Segmentation fault")
     assert kind is None and message == "Segmentation fault"
+
+
+def test_two_real_h200():
+    facts = parse_xml(read("h200-2gpu-q.xml"))
+    assert facts["gpu_count"] == 2
+    assert [g["pci_bus_id"] for g in facts["gpus"]] == ["00000000:00:06.0", "00000000:00:07.0"]
+    merge_compute_caps(facts, parse_compute_caps(read("h200-2gpu-query-compute-cap.csv")))
+    assert [g["compute_capability"] for g in facts["gpus"]] == ["9.0", "9.0"]
+    rows = [line.split(", ") for line in read("h200-2gpu-query-gpu.csv").splitlines()]
+    assert [(g["index"], g["uuid"], g["memory_total_mib"]) for g in facts["gpus"]] == [
+        (int(r[0]), r[2], int(r[4])) for r in rows]
