@@ -9,6 +9,7 @@ import os
 import ssl
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 
@@ -187,6 +188,20 @@ def test_pod_runs_and_its_logs_come_through_the_api(kube_cluster, kube_namespace
     with pytest.raises(ApiException) as err:
         api.read_namespaced_pod_log("no-logs", kube_namespace)
     assert err.value.status == 404
+
+    # A graceful delete of a running pod bound to the node stays pending until
+    # the kubelet (here: its deletion sync) deletes it with grace period 0.
+    api.delete_namespaced_pod("no-logs", kube_namespace)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        try:
+            api.read_namespaced_pod("no-logs", kube_namespace)
+        except ApiException as exc:
+            assert exc.status == 404
+            break
+        time.sleep(0.2)
+    else:
+        raise AssertionError("the fake kubelet did not finish the pod's graceful deletion")
 
 
 def test_k8s_log_module_reads_pod_logs(kube_cluster, kube_namespace, fake_kubelet, tmp_path):

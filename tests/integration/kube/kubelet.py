@@ -13,6 +13,8 @@ a real kubelet writes:
 * the scheduler's binding of a pod to the node (``pods/binding``);
 * pod status (``pods/status``): Running with a running container, then
   Succeeded or Failed with the container's exit code;
+* graceful pod deletion: a pod on the node that is being deleted is deleted
+  with grace period 0, as the kubelet does once its containers stopped;
 * container logs: the kubelet's HTTPS endpoint
   ``/containerLogs/<namespace>/<pod>/<container>``. kube-apiserver proxies
   ``pods/log`` there: to the node's ``InternalIP`` and
@@ -123,6 +125,62 @@ class FakeKubelet:
         self._logs = {}
         self._lock = threading.Lock()
         self._start_log_server()
+        self._stop = threading.Event()
+        self._deleter = None
+
+    # --- graceful pod deletion ---------------------------------------------------
+    def start_deletion_sync(self) -> None:
+        """Finish graceful deletions of pods on this node, as a kubelet does.
+
+        Deleting a pod that is bound to a node only sets its deletionTimestamp; the
+        kubelet stops the containers and then deletes the pod with grace period 0
+        (with the pod's UID as precondition). A background thread watches the pods
+        on this node and does that. :meth:`register` starts it; :meth:`close` stops it.
+        """
+        if self._deleter is not None:
+            return
+        self._deleter = threading.Thread(target=self._sync_deletions, name="kubelet-del-%s" % self.node_name,
+                                         daemon=True)
+        self._deleter.start()
+
+    def _sync_deletions(self) -> None:
+        from kubernetes import client, watch  # pylint: disable=import-outside-toplevel
+        from kubernetes.client.rest import ApiException  # pylint: disable=import-outside-toplevel
+
+        api = client.CoreV1Api(self.cluster.api_client())
+        selector = "spec.nodeName=%s" % self.node_name
+        while not self._stop.is_set():
+            try:
+                for pod in api.list_pod_for_all_namespaces(field_selector=selector).items:
+                    self._finish_deletion(api, pod)
+                stream = watch.Watch().stream(api.list_pod_for_all_namespaces, field_selector=selector,
+                                              timeout_seconds=2)
+                for event in stream:
+                    if self._stop.is_set():
+                        break
+                    if event["type"] in ("ADDED", "MODIFIED"):
+                        self._finish_deletion(api, event["object"])
+            except ApiException:
+                if self._stop.wait(0.5):
+                    break
+            except Exception:  # pylint: disable=broad-except
+                # Connection reset while the API server stops at session end.
+                if self._stop.wait(0.5):
+                    break
+
+    @staticmethod
+    def _finish_deletion(api, pod) -> None:
+        from kubernetes.client.rest import ApiException  # pylint: disable=import-outside-toplevel
+
+        if pod.metadata.deletion_timestamp is None:
+            return
+        body = {"apiVersion": "v1", "kind": "DeleteOptions", "gracePeriodSeconds": 0,
+                "preconditions": {"uid": pod.metadata.uid}}
+        try:
+            api.delete_namespaced_pod(pod.metadata.name, pod.metadata.namespace, body=body)
+        except ApiException as exc:
+            if exc.status not in (404, 409):
+                raise
 
     # --- the kubelet's HTTPS endpoint -------------------------------------------
     def _start_log_server(self) -> None:
@@ -158,7 +216,9 @@ class FakeKubelet:
             self._logs.update(logs)
 
     def close(self) -> None:
-        """Stop serving (the node object stays; see :meth:`deregister`)."""
+        """Stop serving logs and syncing deletions (the node object stays; see
+        :meth:`deregister`)."""
+        self._stop.set()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -233,6 +293,7 @@ class FakeKubelet:
         }
         self.api.create_node(body)
         self.update_status(gpus=gpus, ready=ready, **status_args)
+        self.start_deletion_sync()
         return self.sync_condition_taints()
 
     def update_status(self, **status_args):
