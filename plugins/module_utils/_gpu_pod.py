@@ -98,8 +98,8 @@ def _explain_pending(pod):
     for cstatus in status.container_statuses or []:
         state = cstatus.state
         if state is not None and state.waiting is not None:
-            notes.append("container %s waiting: %s %s" % (cstatus.name, state.waiting.reason or "",
-                                                         state.waiting.message or ""))
+            notes.append("container %s waiting: %s %s"
+                         % (cstatus.name, state.waiting.reason or "", state.waiting.message or ""))
     if not pod.spec.node_name:
         notes.append("not scheduled to any node")
     return "; ".join(n.strip() for n in notes) or "no condition explains it"

@@ -12,7 +12,7 @@ short_description: Check that CUDA works on a GPU node, on the host and in a Kub
 version_added: 1.0.0
 description:
   - Runs the checks named in O(checks) and returns a result for each; fails when a selected check
-    fails, naming the check and the reason. It never changes managed state (RV(changed) is always V(false)).
+    fails, naming the check and the reason. It never changes managed state (C(changed) is always V(false)).
   - V(device_query) runs deviceQuery (from the CUDA demo suite, from O(device_query_path), or built with
     nvcc from a small source bundled with the module when O(build=true)) and requires C(Result = PASS)
     and at least one CUDA device.
@@ -26,7 +26,7 @@ description:
   - The bundled programs are compiled into O(cache_dir), in a directory named after the hash of their
     source, nvcc's path and O(nvcc_flags), and reused while those stay the same.
 author:
-  - k3s_gpu.node contributors
+  - k3s_gpu.node contributors (@k3s-gpu-node)
 extends_documentation_fragment:
   - k3s_gpu.node.attributes
   - k3s_gpu.node.attributes.PLATFORM
@@ -35,8 +35,8 @@ attributes:
   check_mode:
     support: partial
     details:
-      - Programs that already exist (deviceQuery, binaries in O(cache_dir)) run in check mode: running them
-        only reads the GPU.
+      - Programs that already exist (deviceQuery, binaries in O(cache_dir)) run in check mode, since running
+        them only reads the GPU.
       - A bundled program that is not in O(cache_dir) yet is not compiled in check mode; its check is
         reported as skipped, with the reason.
       - The V(pod) check is not run in check mode; the pod is sent to the API server as a server-side

@@ -21,7 +21,7 @@ description:
     so in RV(ansible_facts.nvidia_smi.installed), RV(ansible_facts.nvidia_smi.driver_loaded) and
     RV(ansible_facts.nvidia_smi.error); the module fails only when O(required=true).
 author:
-  - k3s_gpu.node contributors
+  - k3s_gpu.node contributors (@k3s-gpu-node)
 extends_documentation_fragment:
   - k3s_gpu.node.attributes
   - k3s_gpu.node.attributes.FACTS
@@ -257,7 +257,7 @@ class _Background(object):
     """Run one command in a thread while the main one runs."""
 
     def __init__(self, module, cmd):
-        self.result = None
+        self.result = (None, "", "")
         self._thread = threading.Thread(target=self._run, args=(module, cmd))
         self._thread.daemon = True
         self._thread.start()
@@ -284,7 +284,7 @@ def gather(module):
     if params["compute_capability"]:
         caps_job = _Background(module, [path] + COMPUTE_CAP_QUERY)
     rc, out, err = module.run_command([path, "-q", "-x"])
-    caps_result = caps_job.wait() if caps_job else None
+    caps_rc, caps_out, caps_err = caps_job.wait() if caps_job else (None, "", "")
 
     if rc != 0:
         kind, message = classify_failure(rc, out, err)
@@ -302,8 +302,7 @@ def gather(module):
     facts = empty_facts(True, path, driver_loaded=True)
     facts.update(parsed)
     warning = None
-    if caps_result is not None and needs_compute_caps(facts):
-        caps_rc, caps_out, caps_err = caps_result
+    if caps_job is not None and needs_compute_caps(facts):
         try:
             if caps_rc != 0:
                 raise NvidiaSmiParseError("rc %s: %s %s" % (caps_rc, caps_out.strip(), caps_err.strip()))
