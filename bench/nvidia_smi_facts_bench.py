@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # Copyright (c) 2026, k3s_gpu.node contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -56,7 +55,7 @@ def timed(cmd, env=None):
 def series(name, cmd, runs, env=None, check=None, own=False):
     timed(cmd, env)  # warm-up
     times = []
-    for _ in range(runs):
+    for _run in range(runs):
         elapsed, proc = timed(cmd, env)
         if proc.returncode != 0 or (check and not check(proc.stdout)):
             sys.exit("%s failed (rc %s): %s %s" % (name, proc.returncode, proc.stdout[-2000:], proc.stderr[-2000:]))
@@ -79,7 +78,9 @@ def main():
     parser.add_argument("--python", default=sys.executable, help="interpreter for the module (as on a target)")
     args = parser.parse_args()
 
-    smi = shutil.which("nvidia-smi") or sys.exit("nvidia-smi not on PATH")
+    smi = shutil.which("nvidia-smi")
+    if not smi:
+        sys.exit("nvidia-smi not on PATH")
     tmp = tempfile.mkdtemp(prefix="nsf-bench-")
     try:
         def args_file(name, module_args):
