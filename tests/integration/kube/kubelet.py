@@ -123,6 +123,7 @@ class FakeKubelet:
         self._server = None
         self._thread = None
         self._logs = {}
+        self._requests = []
         self._lock = threading.Lock()
         self._start_log_server()
         self._stop = threading.Event()
@@ -195,7 +196,7 @@ class FakeKubelet:
         server.daemon_threads = True
         server.logs = self._logs
         server.lock = self._lock
-        server.requests = []
+        server.requests = self._requests
         self._server = server
         self._thread = threading.Thread(target=server.serve_forever, name="kubelet-%s" % self.node_name, daemon=True)
         self._thread.start()
@@ -208,7 +209,7 @@ class FakeKubelet:
     @property
     def log_requests(self) -> list:
         """Paths the API server requested from this kubelet (for assertions)."""
-        return list(self._server.requests)
+        return list(self._requests)
 
     def serve_logs(self, logs: dict) -> None:
         """Serve ``{(namespace, pod, container): text}`` at /containerLogs."""
@@ -454,4 +455,3 @@ class FakeKubelet:
                 cond["reason"] = reason
             out.append(cond)
         return out
-
