@@ -27,7 +27,18 @@ def _collections_root():
     return tmp
 
 
+def _installed_root():
+    """The directory holding ansible_collections when the checkout is itself inside one
+    (as ansible-test arranges it: .../ansible_collections/k3s_gpu/node)."""
+    grandparent = os.path.dirname(os.path.dirname(REPO_ROOT))
+    if os.path.basename(grandparent) == "ansible_collections":
+        return os.path.dirname(grandparent)
+    return None
+
+
 _root = _collections_root()
+# what a module's own process needs on PYTHONPATH to import the collection
+COLLECTIONS_ROOT = _root or _installed_root()
 if _root:
     sys.path.insert(0, _root)
     os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (_root, os.environ.get("PYTHONPATH")) if p)
@@ -67,6 +78,9 @@ def run_module(tmp_path):
         args_file = tmp_path / ("%s-args.json" % name)
         args_file.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": module_args}))
         run_env = dict(os.environ)
+        if COLLECTIONS_ROOT:
+            run_env["PYTHONPATH"] = os.pathsep.join(
+                p for p in (COLLECTIONS_ROOT, run_env.get("PYTHONPATH")) if p)
         run_env.update(env or {})
         proc = subprocess.run(
             [sys.executable, os.path.join(REPO_ROOT, "plugins", "modules", name + ".py"), str(args_file)],
