@@ -269,3 +269,26 @@ def test_deleted_namespace_is_finalized_on_demand(kube_cluster, fake_kubelet):
     assert err.value.status == 404
     assert api.list_namespaced_pod("to-delete").items == []
     assert api.list_namespaced_config_map("to-delete").items == []
+
+
+def test_podman_container_on_host_network_reaches_the_api(kube_cluster):
+    """A lab container (tests/lab/images.sh, `make lab-images`) started with
+    --network=host reaches the API server at the kubeconfig's 127.0.0.1 address."""
+    image = "localhost/k3s-gpu-lab:debian12"
+    probe = (
+        "import json, ssl, sys, urllib.request\n"
+        "ctx = ssl.create_default_context(cafile='/kube/ca.crt')\n"
+        "req = urllib.request.Request(sys.argv[1] + '/version',"
+        " headers={'Authorization': 'Bearer ' + open('/kube/token').read().strip()})\n"
+        "print(json.load(urllib.request.urlopen(req, context=ctx, timeout=10))['gitVersion'])\n"
+    )
+    token = os.path.join(kube_cluster.state_dir, "probe-token")
+    with open(os.open(token, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="utf-8") as f:
+        f.write(kube_cluster.limited_token)
+    cmd = ["podman", "run", "--rm", "--network=host",
+           "-v", "%s:/kube/ca.crt:ro,Z" % kube_cluster.ca_file, "-v", "%s:/kube/token:ro,Z" % token,
+           image, "python3", "-c", probe, kube_cluster.server]
+    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, check=False, timeout=120)
+    assert proc.returncode == 0, "%s failed (is %s built? make lab-images): %s" % (cmd[:4], image, proc.stderr)
+    # /version is open to every authenticated user (system:public-info-viewer).
+    assert proc.stdout.strip() == "v1.36.3"
