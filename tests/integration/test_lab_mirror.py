@@ -74,19 +74,20 @@ def test_apt_installs_toolkit_standins_with_signed_by(lab_mirror, lab_container,
     assert 'mode = "auto"' in config and "[nvidia-container-runtime]" in config
     assert "NVIDIA Container Toolkit CLI version 1.17.8" in c.exec("nvidia-ctk --version").stdout
 
-    # nvidia-ctk edits containerd's config like the real one, and only once.
+    # nvidia-ctk (NVIDIA's own, built from the Go module) edits containerd's config.
     conf = "/var/lib/rancher/k3s/agent/etc/containerd/config.toml"
-    first = c.exec("nvidia-ctk runtime configure --runtime=containerd --config=%s --set-as-default" % conf)
+    configure = "nvidia-ctk runtime configure --runtime=containerd --config=%s --set-as-default" % conf
+    first = c.exec(configure)
     assert "Wrote updated config to %s" % conf in first.stderr
     text = c.exec("cat " + conf).stdout
-    assert '[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.nvidia.options]' in text
     assert 'BinaryName = "/usr/bin/nvidia-container-runtime"' in text
-    assert 'default_runtime_name = "nvidia"' in text
-    second = c.exec("nvidia-ctk runtime configure --runtime=containerd --config=%s --set-as-default" % conf)
-    assert "up to date" in second.stderr and "Wrote" not in second.stderr
+    assert 'default_runtime_name = "nvidia"' in text and 'containerd.runtimes.nvidia' in text
+    # The real tool rewrites the file every time: same content, so roles must compare content.
+    c.exec(configure)
+    assert c.exec("cat " + conf).stdout == text
     # Without a GPU, CDI generation fails like the real tool.
     cdi = c.exec("nvidia-ctk cdi generate --output=/etc/cdi/nvidia.yaml", check=False)
-    assert cdi.returncode == 1 and "failed to initialize NVML" in cdi.stderr
+    assert cdi.returncode != 0 and "failed to initialize NVML" in cdi.stderr, cdi
 
     # The upgrade path: all four packages move to the newer version together.
     c.exec(["apt-get", "install", "-y"] + ["%s=1.20.0-1" % p for p in NCT_PKGS], env=APT_ENV)

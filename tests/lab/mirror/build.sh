@@ -7,7 +7,7 @@
 # into $K3S_GPU_CACHE/mirror-gnupg/ and survive rebuilds.
 # Prints timings on stderr and the tree's path as the last line of stdout.
 #
-# Needs: dpkg-deb, apt-ftparchive (apt-utils), gpg, zstd, go (>= 1.26).
+# Needs: dpkg-deb, apt-ftparchive (apt-utils), gpg, zstd, bc, go (>= 1.26) and gcc (cgo).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=../../../scripts/lib.sh
@@ -17,8 +17,8 @@ start=$(date +%s.%N)
 
 elapsed() { printf '%.1f' "$(echo "$(date +%s.%N) - $1" | bc)"; }
 
-for tool in dpkg-deb apt-ftparchive gpg zstd go bc; do
-  command -v "$tool" >/dev/null || { echo "mirror/build.sh: $tool is missing (apt-get install apt-utils gnupg zstd bc; Go >= 1.26)" >&2; exit 1; }
+for tool in dpkg-deb apt-ftparchive gpg zstd go bc gcc; do
+  command -v "$tool" >/dev/null || { echo "mirror/build.sh: $tool is missing (apt-get install apt-utils gnupg zstd bc gcc; Go >= 1.26)" >&2; exit 1; }
 done
 
 # The cache key: every file that shapes the tree, by path and content.
@@ -57,8 +57,33 @@ for v in v1.36.2+k3s1 v1.36.3+k3s1 v1.36.4+k3s1 v1.36.99+k3s1; do
 done
 echo "k3s stand-ins built in $(elapsed "$t")s" >&2
 
+# --- the REAL NVIDIA container toolkit Go commands, built from the upstream module -----
+# github.com/NVIDIA/nvidia-container-toolkit (Go module proxy) at each packaged version:
+# nvidia-ctk, nvidia-container-runtime, nvidia-container-runtime-hook, nvidia-cdi-hook.
+# cgo (go-nvml dlopens libnvidia-ml at run time), so dynamically linked against the host's
+# glibc (Debian 12's 2.36, which Debian 12 and 13 targets both run). Cached per version and
+# Go version: cold about 1 minute per version, then reused by every mirror rebuild.
+nct_bins() {
+  local v=$1 d
+  d="$K3S_GPU_CACHE/nct-bin-$v-$(printf '%s %s' "$v" "$(go version)" | sha256sum | cut -c1-12)"
+  if [ ! -x "$d/nvidia-ctk" ]; then
+    local t0; t0=$(date +%s.%N)
+    rm -rf "$d.part"; mkdir -p "$d.part"
+    local m=github.com/NVIDIA/nvidia-container-toolkit
+    GOBIN="$d.part" CGO_ENABLED=1 go install -ldflags "-s -w -X $m/internal/info.version=$v" \
+      "$m/cmd/nvidia-ctk@v$v" "$m/cmd/nvidia-container-runtime@v$v" \
+      "$m/cmd/nvidia-container-runtime-hook@v$v" "$m/cmd/nvidia-cdi-hook@v$v" 2>"$d.part/build.log" \
+      || { tail -20 "$d.part/build.log" >&2; exit 1; }
+    rm -rf "$d"; mv "$d.part" "$d"
+    echo "nvidia-container-toolkit $v commands built from the Go module in $(elapsed "$t0")s" >&2
+  fi
+  mkdir -p "$tmp/nct-bin"
+  ln -s "$d" "$tmp/nct-bin/$v"
+}
+for v in 1.17.8 1.20.0; do nct_bins "$v"; done
+
 # --- the tree ---------------------------------------------------------------------
-python3 "$here/build_mirror.py" "$tmp/tree" "$gnupg" "$tmp/k3s-bin" >&2
+python3 "$here/build_mirror.py" "$tmp/tree" "$gnupg" "$tmp/k3s-bin" "$tmp/nct-bin" >&2
 rm -rf "$out"
 mv "$tmp/tree" "$out"
 touch "$out/.complete"

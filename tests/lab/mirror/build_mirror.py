@@ -6,7 +6,9 @@ Called by build.sh, which decides the output directory (keyed on the inputs' has
 passes the k3s stand-in binaries it built. Everything here is a STAND-IN; each package's
 Description starts with "STAND-IN for k3s_gpu.node tests:".
 
-Usage: build_mirror.py OUT_DIR GNUPGHOME K3S_BIN_DIR
+Usage: build_mirror.py OUT_DIR GNUPGHOME K3S_BIN_DIR NCT_BIN_DIR
+  K3S_BIN_DIR/<version>/k3s          the k3s stand-ins
+  NCT_BIN_DIR/<upstream version>/    the real NVIDIA container toolkit Go commands
 """
 
 from __future__ import annotations
@@ -261,55 +263,20 @@ def build_cuda(www, gnupghome, shared_pool):
 
 
 # ---------------------------------------------------------------- container toolkit
-DEFAULT_CONFIG_TOML = """\
-#accept-nvidia-visible-devices-as-volume-mounts = false
-#accept-nvidia-visible-devices-envvar-when-unprivileged = true
-disable-require = false
-supported-driver-capabilities = "compat32,compute,display,graphics,ngx,utility,video"
-#swarm-resource = "DOCKER_RESOURCE_GPU"
-
-[nvidia-container-cli]
-#debug = "/var/log/nvidia-container-toolkit.log"
-environment = []
-#ldcache = "/etc/ld.so.cache"
-ldconfig = "@/sbin/ldconfig"
-load-kmods = true
-#no-cgroups = false
-#path = "/usr/bin/nvidia-container-cli"
-#root = "/run/nvidia/driver"
-#user = "root:video"
-
-[nvidia-container-runtime]
-#debug = "/var/log/nvidia-container-runtime.log"
-log-level = "info"
-mode = "auto"
-runtimes = ["runc", "crun"]
-
-[nvidia-container-runtime.modes]
-
-[nvidia-container-runtime.modes.cdi]
-annotation-prefixes = ["cdi.k8s.io/"]
-default-kind = "nvidia.com/gpu"
-spec-dirs = ["/etc/cdi", "/var/run/cdi"]
-
-[nvidia-container-runtime.modes.csv]
-mount-spec-path = "/etc/nvidia-container-runtime/host-files-for-container.d"
-
-[nvidia-container-runtime-hook]
-path = "nvidia-container-runtime-hook"
-skip-mode-detection = false
-
-[nvidia-ctk]
-path = "nvidia-ctk"
-"""
+def real_bin(nct_bin_dir, upstream, name):
+    with open(os.path.join(nct_bin_dir, upstream, name), "rb") as f:
+        return f.read()
 
 
-def build_nct(www, gnupghome, tmp):
+def build_nct(www, gnupghome, tmp, nct_bin_dir):
     pool = os.path.join(tmp, "nct-pool")
     os.makedirs(pool)
     for upstream, commit in NCT_VERSIONS:
         v = upstream + "-1"
         subst = dict(VERSION=v, UPSTREAM=upstream, COMMIT=commit)
+        # The default config.toml of this version, as its own nvidia-ctk writes it.
+        default_config = subprocess.run([os.path.join(nct_bin_dir, upstream, "nvidia-ctk"), "config", "default"],
+                                        check=True, stdout=subprocess.PIPE).stdout
         lib = "/usr/lib/x86_64-linux-gnu/libnvidia-container.so.%s" % upstream
         build_deb(pool, "libnvidia-container1", v, "amd64", "NVIDIA container runtime library",
                   files={lib: (standin_text("libnvidia-container " + upstream), 0o644)},
@@ -319,18 +286,20 @@ def build_nct(www, gnupghome, tmp):
                   "(command-line tools)",
                   files={"/usr/bin/nvidia-container-cli": (template("nvidia-container-cli", **subst), 0o755)},
                   depends=["libnvidia-container1 (>= %s)" % v, "libnvidia-container1 (<< 2.0.0)"], section="utils")
-        generic = lambda name: template("generic", NAME=name, PACKAGE="nvidia-container-toolkit-base",  # noqa: E731
-                                        **subst)
+        real = lambda name: real_bin(nct_bin_dir, upstream, name)  # noqa: E731
         build_deb(pool, "nvidia-container-toolkit-base", v, "amd64", "NVIDIA Container Toolkit Base",
-                  files={"/usr/bin/nvidia-ctk": (template("nvidia-ctk", **subst), 0o755),
-                         "/usr/bin/nvidia-container-runtime": (generic("nvidia-container-runtime"), 0o755),
-                         "/usr/bin/nvidia-cdi-hook": (generic("nvidia-cdi-hook"), 0o755),
-                         "/etc/nvidia-container-runtime/config.toml": (DEFAULT_CONFIG_TOML, 0o644)},
+                  long_desc="The package is a stand-in, its commands are NVIDIA's own: nvidia-ctk,\n"
+                            "nvidia-container-runtime and nvidia-cdi-hook built from the Go module\n"
+                            "github.com/NVIDIA/nvidia-container-toolkit at v%s." % upstream,
+                  files={"/usr/bin/nvidia-ctk": (real("nvidia-ctk"), 0o755),
+                         "/usr/bin/nvidia-container-runtime": (real("nvidia-container-runtime"), 0o755),
+                         "/usr/bin/nvidia-cdi-hook": (real("nvidia-cdi-hook"), 0o755),
+                         "/etc/nvidia-container-runtime/config.toml": (default_config, 0o644)},
                   conffiles=["/etc/nvidia-container-runtime/config.toml"], section="utils")
         build_deb(pool, "nvidia-container-toolkit", v, "amd64", "NVIDIA Container toolkit",
-                  files={"/usr/bin/nvidia-container-runtime-hook":
-                         (template("generic", NAME="nvidia-container-runtime-hook",
-                                   PACKAGE="nvidia-container-toolkit", **subst), 0o755)},
+                  long_desc="The package is a stand-in; nvidia-container-runtime-hook is NVIDIA's own,\n"
+                            "built from github.com/NVIDIA/nvidia-container-toolkit at v%s." % upstream,
+                  files={"/usr/bin/nvidia-container-runtime-hook": (real("nvidia-container-runtime-hook"), 0o755)},
                   depends=["nvidia-container-toolkit-base (= %s)" % v, "libnvidia-container-tools (>= %s)" % v,
                            "libnvidia-container-tools (<< 2.0.0)"], section="utils")
     for prefix, uid in (("", KEY_NCT), ("untrusted/", KEY_UNTRUSTED)):
@@ -455,7 +424,7 @@ def build_keys(www, gnupghome):
 
 
 def main(argv):
-    out, gnupghome, k3s_bin_dir = argv[1:4]
+    out, gnupghome, k3s_bin_dir, nct_bin_dir = argv[1:5]
     www = os.path.join(out, "www")
     tmp = os.path.join(out, "build-tmp")
     os.makedirs(www)
@@ -464,7 +433,7 @@ def main(argv):
     build_keys(www, gnupghome)
     build_cuda(www, gnupghome, os.path.join(tmp, "cuda-pool"))
     t1 = time.time()
-    build_nct(www, gnupghome, tmp)
+    build_nct(www, gnupghome, tmp, nct_bin_dir)
     build_k3s(www, k3s_bin_dir)
     build_helm(www)
     shutil.rmtree(tmp)
