@@ -31,6 +31,16 @@ if [ -f "$out/.complete" ]; then
   exit 0
 fi
 
+# One build at a time per cache (engineers and CI jobs share it); re-check after waiting.
+mkdir -p "$K3S_GPU_CACHE"
+exec 9>"$K3S_GPU_CACHE/mirror-build.lock"
+flock 9
+if [ -f "$out/.complete" ]; then
+  echo "mirror tree up to date: $out (built by another process, $(elapsed "$start")s)" >&2
+  echo "$out"
+  exit 0
+fi
+
 # --- signing keys: generated once (gpg --batch, no passphrase) ----------------------
 gnupg="$K3S_GPU_CACHE/mirror-gnupg"
 mkdir -p "$gnupg" && chmod 700 "$gnupg"
@@ -87,8 +97,11 @@ python3 "$here/build_mirror.py" "$tmp/tree" "$gnupg" "$tmp/k3s-bin" "$tmp/nct-bi
 rm -rf "$out"
 mv "$tmp/tree" "$out"
 touch "$out/.complete"
-# Old trees of earlier inputs: keep the two newest.
+# Old trees of earlier inputs: keep the three newest and any tree a running mirror serves.
+in_use="$(cat "$REPO_ROOT"/.tmp/mirror*/env 2>/dev/null | sed -n 's/^LAB_MIRROR_ROOT=//p')"
 # shellcheck disable=SC2012
-ls -1dt "$K3S_GPU_CACHE"/mirror-????????????????/ 2>/dev/null | tail -n +3 | while read -r old; do rm -rf "$old"; done
+ls -1dt "$K3S_GPU_CACHE"/mirror-????????????????/ 2>/dev/null | tail -n +4 | while read -r old; do
+  grep -qF "${old%/}/www" <<<"$in_use" || rm -rf "$old"
+done
 echo "mirror tree built: $out (cold, $(elapsed "$start")s)" >&2
 echo "$out"
