@@ -227,6 +227,7 @@ ansible_facts:
               sample: {state: null, status: null}
 """
 
+import os
 import threading
 
 from ansible.module_utils.basic import AnsibleModule
@@ -275,6 +276,9 @@ class _Background(object):
 
 def gather(module):
     params = module.params
+    if params["executable"] and not os.access(params["executable"], os.X_OK):
+        return empty_facts(False, params["executable"],
+                           error="nvidia-smi not found at %s (executable)" % params["executable"]), None
     path = params["executable"] or module.get_bin_path("nvidia-smi", opt_dirs=NVIDIA_SMI_DIRS)
     if not path:
         return empty_facts(False, error="nvidia-smi not found on PATH or in %s: the NVIDIA driver is not installed"

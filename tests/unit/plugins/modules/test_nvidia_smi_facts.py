@@ -154,3 +154,11 @@ def test_check_mode_same_facts(run_module, smi):
     assert rc == rc2 == 0
     assert checked["ansible_facts"] == normal["ansible_facts"]
     assert checked["changed"] is False
+
+
+def test_executable_missing(run_module, tmp_path):
+    missing = str(tmp_path / "nvidia-smi")
+    rc, result = run_module("nvidia_smi_facts", {"executable": missing})
+    assert rc == 0
+    facts = result["ansible_facts"]["nvidia_smi"]
+    assert facts["installed"] is False and facts["error"] == "nvidia-smi not found at %s (executable)" % missing
