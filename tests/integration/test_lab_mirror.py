@@ -13,6 +13,7 @@ import io
 import os
 import subprocess
 import tarfile
+import time
 import urllib.error
 import urllib.request
 
@@ -94,16 +95,18 @@ def test_apt_installs_toolkit_standins_with_signed_by(lab_mirror, lab_container,
     assert "version 1.20.0" in c.exec("nvidia-ctk --version").stdout
 
 
-def test_cuda_keyring_branch_pin_and_standins(lab_mirror, lab_container):
-    c = lab_container("debian12")
-    fetch_in(c, lab_mirror.url + CUDA12 + "cuda-keyring_1.1-1_all.deb", "/tmp/cuda-keyring.deb")
+@pytest.mark.parametrize("release", ["debian12", "debian13"])
+def test_cuda_keyring_branch_pin_and_standins(lab_mirror, lab_container, release):
+    c = lab_container(release)
+    repo = "/compute/cuda/repos/%s/x86_64/" % release
+    fetch_in(c, lab_mirror.url + repo + "cuda-keyring_1.1-1_all.deb", "/tmp/cuda-keyring.deb")
     c.exec("dpkg -i /tmp/cuda-keyring.deb")
     # Like the real package: the binary keyring and a list naming NVIDIA's own URL.
     c.exec("gpg --show-keys /usr/share/keyrings/cuda-archive-keyring.gpg | grep -q 'lab CUDA archive key'")
-    vendor_list = c.exec("cat /etc/apt/sources.list.d/cuda-debian12-x86_64.list").stdout
-    assert "https://developer.download.nvidia.com/compute/cuda/repos/debian12/x86_64/ /" in vendor_list
-    c.exec("rm /etc/apt/sources.list.d/cuda-debian12-x86_64.list")
-    add_source(c, "cuda", lab_mirror.url + CUDA12, "/usr/share/keyrings/cuda-archive-keyring.gpg")
+    vendor_list = c.exec("cat /etc/apt/sources.list.d/cuda-%s-x86_64.list" % release).stdout
+    assert "https://developer.download.nvidia.com%s /" % repo in vendor_list
+    c.exec("rm /etc/apt/sources.list.d/cuda-%s-x86_64.list" % release)
+    add_source(c, "cuda", lab_mirror.url + repo, "/usr/share/keyrings/cuda-archive-keyring.gpg")
     upd = apt_update(c)
     assert upd.returncode == 0 and "Err:" not in upd.stdout, upd.stdout
 
@@ -128,6 +131,14 @@ def test_cuda_keyring_branch_pin_and_standins(lab_mirror, lab_container):
     # nvidia-persistenced's stand-in unit runs without a GPU.
     c.exec("systemctl enable --now nvidia-persistenced")
     assert c.exec("systemctl is-active nvidia-persistenced").stdout.strip() == "active"
+
+    # The lab-only fake-GPU hook replays real captured outputs (a harness opts in; roles never do).
+    fixture = os.path.join(os.path.dirname(__file__), "..", "unit", "fixtures", "nvidia-smi", "h100-1gpu-q.xml")
+    c.exec("mkdir -p /etc/k3s-gpu-lab/fake-gpu")
+    c.put(fixture, "/etc/k3s-gpu-lab/fake-gpu/nvidia-smi-q.xml")
+    with open(fixture, encoding="utf-8") as f:
+        assert c.exec("nvidia-smi -q -x").stdout == f.read()
+    assert c.exec("/usr/local/cuda/extras/demo_suite/deviceQuery", check=False).returncode == 1
 
 
 @pytest.mark.parametrize("release", ["debian12", "debian13"])
@@ -167,6 +178,19 @@ def test_injected_404_and_500(lab_mirror, lab_container):
     with open(os.path.join(lab_mirror.state, "access.log"), encoding="utf-8") as f:
         log = f.read()
     assert " 404\n" in log and " 500\n" in log
+
+
+def test_injected_delay(lab_mirror):
+    lab_mirror.fault("delay", "/helm/", "1.5")
+    try:
+        start = time.monotonic()
+        lab_mirror.get("/helm/nvidia/index.yaml")
+        assert time.monotonic() - start >= 1.5
+        start = time.monotonic()
+        lab_mirror.get("/libnvidia-container/gpgkey")
+        assert time.monotonic() - start < 1.0
+    finally:
+        lab_mirror.fault("clear")
 
 
 def test_mirror_stopped_mid_run(tmp_path):
