@@ -12,7 +12,11 @@ after the test.
 from __future__ import annotations
 
 import atexit
+import glob
+import os
 import re
+import shutil
+import signal
 import uuid
 
 import pytest
@@ -21,18 +25,45 @@ from . import cluster as _cluster
 from .kubelet import FakeKubelet
 
 
+def _session_state_dir() -> str:
+    """``.tmp/kube/session-<pid>``: under .tmp so scripts/leftovers.sh sees its pidfiles.
+
+    State directories of earlier sessions whose processes are gone are removed;
+    the last one stays for its logs until the next session.
+    """
+    root = os.path.join(_cluster.REPO_ROOT, ".tmp", "kube")
+    os.makedirs(root, exist_ok=True)
+    for old in glob.glob(os.path.join(root, "session-*")):
+        if not glob.glob(os.path.join(old, "*.pid")):
+            shutil.rmtree(old, ignore_errors=True)
+    return os.path.join(root, "session-%d" % os.getpid())
+
+
 @pytest.fixture(scope="session")
-def kube_cluster(tmp_path_factory):
+def kube_cluster():
     """A running etcd + kube-apiserver for the whole session."""
     bin_dir = _cluster.build()
-    state = str(tmp_path_factory.mktemp("kube"))
-    # Also stop on interpreter exit in case pytest is interrupted before teardown.
+    state = _session_state_dir()
+    # Stop them on interpreter exit too, and on SIGTERM (a `timeout` around pytest),
+    # which skips both fixture teardown and atexit.
     atexit.register(_cluster.stop, state)
-    running = _cluster.start(state, bin_dir)
+    previous = signal.getsignal(signal.SIGTERM)
+
+    def on_sigterm(signum, frame):
+        _cluster.stop(state)
+        if callable(previous):
+            previous(signum, frame)
+        else:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, on_sigterm)
     try:
+        running = _cluster.start(state, bin_dir)
         yield running
     finally:
         _cluster.stop(state)
+        signal.signal(signal.SIGTERM, previous)
         atexit.unregister(_cluster.stop)
 
 
