@@ -6,12 +6,12 @@
 #   warm rebuild build.sh forced to relink with a warm Go build cache
 #   memory       peak and final RSS of etcd + kube-apiserver while a small workload
 #                runs (namespaces, config maps, nodes, pods and their logs, a helm chart)
-# Usage: bench/kube_build.sh [--skip-cold]
+# Usage: bench/kube_build.sh [--skip-cold]     (or KUBE_BENCH_SKIP_COLD=1)
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 kube="$repo/tests/integration/kube"
-skip_cold=0
+skip_cold="${KUBE_BENCH_SKIP_COLD:-0}"
 [ "${1:-}" = "--skip-cold" ] && skip_cold=1
 py="${PYTHON:-$repo/.venv/bin/python}"
 
