@@ -1,0 +1,406 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, k3s_gpu.node contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The gpu_operator role through ansible-playbook against the real kube-apiserver.
+
+Real: kube-apiserver + etcd, helm (built from its pinned Go module), kubernetes.core.helm /
+helm_info / k8s / k8s_info, the role, k3s_gpu.node.k3s_taint, the lab mirror serving a Helm
+repository laid out like NVIDIA's (index.yaml + charts/).
+
+Stand-ins and simulated parts, said where they are used:
+- The chart is the lab's STAND-IN gpu-operator chart (tests/lab/standins/gpu-operator): same
+  name, versions and top-level values as NVIDIA's, but it renders only the operator
+  Deployment and a ConfigMap holding its merged values.
+- The cluster has no kube-controller-manager, kubelet nor GPU operator. OperatorControllers
+  (below) writes through the API what they would write: the Deployment controller's status
+  of the gpu-operator Deployment, the operand DaemonSets the operator creates, and the
+  DaemonSet controller's status once their pods run on the GPU nodes.
+- GPU nodes are registered by kube.kubelet.FakeKubelet.
+- K3s's helm controller is absent: the HelmChart CRD is created by the test from a minimal
+  schema (k3s-io/helm-controller's CRD, reduced), and the test asserts the HelmChart resource
+  the role writes, not an installation by K3s.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import threading
+import time
+import uuid
+
+import pytest
+import yaml
+from kubernetes import client
+from kubernetes.client.rest import ApiException
+
+from kube import cluster as kube_cluster_mod
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROLE_PLAYBOOK = os.path.join(HERE, "playbooks", "gpu_operator_role.yml")
+INFO_PLAYBOOK = os.path.join(HERE, "playbooks", "gpu_operator_release_info.yml")
+MIRROR = os.path.join(kube_cluster_mod.REPO_ROOT, "tests", "lab", "mirror")
+K3S_CONTAINERD_CONFIG = "/var/lib/rancher/k3s/agent/etc/containerd/config.toml"
+K3S_CONTAINERD_SOCKET = "/run/k3s/containerd/containerd.sock"
+GPU_TAINT = "nvidia.com/gpu=true:NoSchedule"
+
+
+# --- the lab mirror (its own instance, stopped at the end) ------------------------------
+@pytest.fixture(scope="module")
+def mirror(tmp_path_factory):
+    state = str(tmp_path_factory.mktemp("mirror"))
+    env = dict(os.environ, LAB_MIRROR_STATE=state)
+    proc = subprocess.run([os.path.join(MIRROR, "start.sh")], env=env, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    values = kube_cluster_mod._read_env(os.path.join(state, "env"))  # pylint: disable=protected-access
+    try:
+        yield values
+    finally:
+        subprocess.run([os.path.join(MIRROR, "stop.sh")], env=env, check=False)
+
+
+# --- running ansible ----------------------------------------------------------------------
+def run_playbook(kube, playbook, extra_vars, tmp_path, check=False, expect_rc=0):
+    env = kube.ansible_env()
+    env["ANSIBLE_CONFIG"] = os.path.join(kube_cluster_mod.REPO_ROOT, "ansible.cfg")
+    env["ANSIBLE_NOCOLOR"] = "1"
+    env["ANSIBLE_CALLBACK_RESULT_FORMAT"] = "json"  # one line per message: easy to search
+    for var in ("HELM_CACHE_HOME", "HELM_CONFIG_HOME", "HELM_DATA_HOME"):
+        env[var] = str(tmp_path / var.lower())
+    cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", "localhost,", "-c", "local",
+           "-e", "ansible_python_interpreter=%s" % sys.executable, "-e", json.dumps(extra_vars), playbook]
+    if check:
+        cmd.append("--check")
+    proc = subprocess.run(cmd, cwd=kube_cluster_mod.REPO_ROOT, env=env, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True, check=False, timeout=600)
+    assert proc.returncode == expect_rc, proc.stdout[-8000:]
+    recap = re.search(r"localhost\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=\d+\s+failed=(\d+)", proc.stdout)
+    assert recap, proc.stdout[-3000:]
+    return {"ok": int(recap.group(1)), "changed": int(recap.group(2)), "failed": int(recap.group(3)),
+            "stdout": proc.stdout}
+
+
+def role_vars(kube, mirror, namespace, **extra):
+    out = {
+        "gpu_operator_chart_repo_url": mirror["LAB_MIRROR_URL"] + "/helm/nvidia",
+        "gpu_operator_helm_binary": kube.helm,
+        "gpu_operator_kubeconfig": kube.kubeconfig,
+        "gpu_operator_namespace": namespace,
+        "gpu_operator_release_name": namespace,
+        "gpu_operator_wait_timeout": 60,
+        "gpu_operator_wait_delay": 1,
+    }
+    out.update(extra)
+    return out
+
+
+def release_info(kube, namespace, tmp_path):
+    """kubernetes.core.helm_info's result for the release (values, revision, chart)."""
+    out = tmp_path / ("helm-info-%s.json" % uuid.uuid4().hex)
+    run_playbook(kube, INFO_PLAYBOOK, {"info_release": namespace, "info_namespace": namespace,
+                                       "info_helm": kube.helm, "info_kubeconfig": kube.kubeconfig,
+                                       "info_result_file": str(out)}, tmp_path)
+    return json.loads(out.read_text())
+
+
+def rendered_values(kube, namespace):
+    """The values the stand-in chart rendered into its ConfigMap (the merged values)."""
+    cm = client.CoreV1Api(kube.api_client()).read_namespaced_config_map("gpu-operator-standin-values", namespace)
+    return cm.data["chartVersion"], yaml.safe_load(cm.data["values.yaml"])
+
+
+def node_taints(kube, name):
+    node = client.CoreV1Api(kube.api_client()).read_node(name)
+    return sorted("%s%s:%s" % (t.key, "=" + t.value if t.value else "", t.effect) for t in node.spec.taints or [])
+
+
+# --- the controllers' part ------------------------------------------------------------------
+class OperatorControllers:
+    """Write, through the API, what the absent controllers would (simulation, see module doc).
+
+    - Deployment controller: once it "observes" a Deployment, its status says every replica is
+      updated, ready and available at the current generation.
+    - GPU operator: once its Deployment exists, it creates the operand DaemonSets `daemonsets`
+      (selected to nodes labelled nvidia.com/gpu.present=true, tolerating nvidia.com/gpu).
+    - DaemonSet controller + kubelets: each operand DaemonSet is scheduled and ready on
+      `gpu_nodes` nodes.
+    """
+
+    def __init__(self, kube, namespace, daemonsets, gpu_nodes=1):
+        self.apps = client.AppsV1Api(kube.api_client())
+        self.namespace = namespace
+        self.daemonsets = list(daemonsets)
+        self.gpu_nodes = gpu_nodes
+        self.created = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+        self.errors = []
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join(10)
+        assert not self.errors, self.errors
+
+    def _loop(self):
+        while not self._stop.is_set():
+            try:
+                self._step()
+            except ApiException as exc:
+                if exc.status not in (404, 409):  # namespace not there yet / raced with an update
+                    self.errors.append("%s %s" % (exc.status, exc.body))
+            self._stop.wait(0.3)
+
+    def _step(self):
+        deployments = self.apps.list_namespaced_deployment(self.namespace).items
+        for d in deployments:
+            want = d.spec.replicas if d.spec.replicas is not None else 1
+            st = d.status
+            if st is None or st.observed_generation != d.metadata.generation or (st.available_replicas or 0) != want:
+                now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+                self.apps.patch_namespaced_deployment_status(d.metadata.name, self.namespace, {"status": {
+                    "observedGeneration": d.metadata.generation, "replicas": want, "updatedReplicas": want,
+                    "readyReplicas": want, "availableReplicas": want,
+                    "conditions": [{"type": "Available", "status": "True", "reason": "MinimumReplicasAvailable",
+                                    "message": "Deployment has minimum availability.",
+                                    "lastUpdateTime": now, "lastTransitionTime": now}]}},
+                    _content_type="application/merge-patch+json")
+        if not any(d.metadata.name == "gpu-operator" for d in deployments):
+            return
+        existing = {ds.metadata.name: ds for ds in self.apps.list_namespaced_daemon_set(self.namespace).items}
+        for name in self.daemonsets:
+            if name not in existing:
+                self.apps.create_namespaced_daemon_set(self.namespace, self._daemonset(name))
+                self.created.append(name)
+                continue
+            ds = existing[name]
+            st = ds.status
+            if st is None or st.observed_generation != ds.metadata.generation or st.number_ready != self.gpu_nodes:
+                n = self.gpu_nodes
+                self.apps.patch_namespaced_daemon_set_status(name, self.namespace, {"status": {
+                    "observedGeneration": ds.metadata.generation, "desiredNumberScheduled": n,
+                    "currentNumberScheduled": n, "updatedNumberScheduled": n, "numberReady": n,
+                    "numberAvailable": n, "numberMisscheduled": 0}}, _content_type="application/merge-patch+json")
+
+    def _daemonset(self, name):
+        labels = {"app": name, "app.kubernetes.io/managed-by": "gpu-operator"}
+        return {"apiVersion": "apps/v1", "kind": "DaemonSet",
+                "metadata": {"name": name, "namespace": self.namespace, "labels": labels},
+                "spec": {"selector": {"matchLabels": {"app": name}},
+                         "template": {"metadata": {"labels": labels}, "spec": {
+                             "nodeSelector": {"nvidia.com/gpu.present": "true"},
+                             "tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}],
+                             "containers": [{"name": name, "image": "nvcr.io/nvidia/" + name + ":stand-in"}]}}}}
+
+
+def unique(prefix):
+    return "%s-%s" % (prefix, uuid.uuid4().hex[:6])
+
+
+# --- tests -------------------------------------------------------------------------------
+def test_helm_install_rerun_upgrade_and_remove(kube_cluster, fake_kubelet, mirror, tmp_path):
+    """Host toolkit (the default): driver and toolkit off, no containerd env; the repository URL."""
+    ns = unique("gpuop-helm")
+    node = unique("gpu-node")
+    fake_kubelet(node).register(gpus=1, labels={"nvidia.com/gpu.present": "true"})
+    variables = role_vars(kube_cluster, mirror, ns, gpu_operator_gpu_nodes=[node])
+
+    with OperatorControllers(kube_cluster, ns, ["nvidia-device-plugin-daemonset", "nvidia-operator-validator"]) as ctl:
+        first = run_playbook(kube_cluster, ROLE_PLAYBOOK, variables, tmp_path)
+        assert first["changed"] >= 2  # the taint and the release
+        assert "Ready: gpu-operator, nvidia-device-plugin-daemonset, nvidia-operator-validator" in first["stdout"]
+        assert sorted(ctl.created) == ["nvidia-device-plugin-daemonset", "nvidia-operator-validator"]
+        assert GPU_TAINT in node_taints(kube_cluster, node)
+
+        info = release_info(kube_cluster, ns, tmp_path)
+        assert info["status"]["revision"] == "1" or info["status"]["revision"] == 1
+        assert info["status"]["chart"] == "gpu-operator-v26.7.0"
+        assert info["status"]["values"] == {"driver": {"enabled": False}, "toolkit": {"enabled": False}}
+        version, values = rendered_values(kube_cluster, ns)
+        assert version == "v26.7.0"
+        assert values["driver"]["enabled"] is False and values["toolkit"]["enabled"] is False
+        assert values["toolkit"]["env"] == []  # no containerd paths with the host toolkit
+
+        second = run_playbook(kube_cluster, ROLE_PLAYBOOK, variables, tmp_path)
+        assert second["changed"] == 0, second["stdout"][-4000:]
+
+        check = run_playbook(kube_cluster, ROLE_PLAYBOOK,
+                             dict(variables, gpu_operator_values={"operator": {"defaultRuntime": "containerd"}}),
+                             tmp_path, check=True)
+        assert check["changed"] == 1
+        assert release_info(kube_cluster, ns, tmp_path)["status"]["revision"] in ("1", 1)
+
+        third = run_playbook(kube_cluster, ROLE_PLAYBOOK,
+                             dict(variables, gpu_operator_values={"operator": {"defaultRuntime": "containerd"}}),
+                             tmp_path)
+        assert third["changed"] == 1
+        info = release_info(kube_cluster, ns, tmp_path)
+        assert info["status"]["revision"] in ("2", 2)
+        assert info["status"]["values"] == {"driver": {"enabled": False}, "toolkit": {"enabled": False},
+                                            "operator": {"defaultRuntime": "containerd"}}
+        deploy = client.AppsV1Api(kube_cluster.api_client()).read_namespaced_deployment("gpu-operator", ns)
+        env = {e.name: e.value for e in deploy.spec.template.spec.containers[0].env}
+        assert env["DEFAULT_RUNTIME"] == "containerd"
+        assert deploy.metadata.generation == 2  # the upgrade rolled the Deployment, and the wait saw it ready
+
+    gone = run_playbook(kube_cluster, ROLE_PLAYBOOK, dict(variables, gpu_operator_state="absent"), tmp_path)
+    assert gone["changed"] == 2  # release and namespace
+    secrets = client.CoreV1Api(kube_cluster.api_client()).list_namespaced_secret(ns, label_selector="owner=helm")
+    assert secrets.items == []
+    namespace = client.CoreV1Api(kube_cluster.api_client()).read_namespace(ns)
+    # No namespace controller here: a deleted namespace stays Terminating, with its deletion stamped.
+    assert namespace.metadata.deletion_timestamp is not None
+    again = run_playbook(kube_cluster, ROLE_PLAYBOOK, dict(variables, gpu_operator_state="absent"), tmp_path)
+    assert again["changed"] <= 1  # the release is gone; a Terminating namespace is deleted again by k8s
+
+
+def test_operator_toolkit_from_archive_with_k3s_paths(kube_cluster, fake_kubelet, mirror, tmp_path):
+    """Operator-managed toolkit, the article's v25.3.4, from a chart archive on the controller."""
+    ns = unique("gpuop-tk")
+    node = unique("gpu-node")
+    fake_kubelet(node).register(gpus=1, labels={"nvidia.com/gpu.present": "true"})
+    archive = tmp_path / "gpu-operator-v25.3.4.tgz"
+    shutil.copy(os.path.join(mirror["LAB_MIRROR_ROOT"], "helm", "nvidia", "charts", archive.name), archive)
+    variables = role_vars(kube_cluster, mirror, ns, gpu_operator_chart_ref=str(archive),
+                          gpu_operator_chart_version="v25.3.4", gpu_operator_toolkit_enabled=True,
+                          gpu_operator_host_toolkit=False, gpu_operator_gpu_nodes=[node])
+
+    check = run_playbook(kube_cluster, ROLE_PLAYBOOK, variables, tmp_path, check=True)
+    assert check["changed"] >= 1
+    assert client.CoreV1Api(kube_cluster.api_client()).list_namespaced_secret(ns, label_selector="owner=helm").items == []
+    assert node_taints(kube_cluster, node) == []  # check mode: dry run only
+
+    operands = ["nvidia-device-plugin-daemonset", "nvidia-operator-validator", "nvidia-container-toolkit-daemonset"]
+    with OperatorControllers(kube_cluster, ns, operands):
+        run_playbook(kube_cluster, ROLE_PLAYBOOK, variables, tmp_path)
+        second = run_playbook(kube_cluster, ROLE_PLAYBOOK, variables, tmp_path)
+        assert second["changed"] == 0
+    info = release_info(kube_cluster, ns, tmp_path)
+    assert info["status"]["chart"] == "gpu-operator-v25.3.4"
+    assert info["status"]["values"] == {
+        "driver": {"enabled": False},
+        "toolkit": {"enabled": True, "env": [{"name": "CONTAINERD_CONFIG", "value": K3S_CONTAINERD_CONFIG},
+                                             {"name": "CONTAINERD_SOCKET", "value": K3S_CONTAINERD_SOCKET}]}}
+    version, values = rendered_values(kube_cluster, ns)
+    assert version == "v25.3.4"
+    assert all(isinstance(e["value"], str) for e in values["toolkit"]["env"])
+
+    # An archive holding another version than the pinned one is refused after install.
+    wrong = run_playbook(kube_cluster, ROLE_PLAYBOOK, dict(variables, gpu_operator_chart_version="v26.7.0"),
+                         tmp_path, expect_rc=2)
+    assert "runs chart gpu-operator-v25.3.4, not gpu-operator-v26.7.0" in wrong["stdout"]
+
+
+def test_bounded_wait_names_what_is_not_ready(kube_cluster, fake_kubelet, mirror, tmp_path):
+    ns = unique("gpuop-wait")
+    node = unique("gpu-node")
+    fake_kubelet(node).register(gpus=1)
+    variables = role_vars(kube_cluster, mirror, ns, gpu_operator_wait_timeout=4, gpu_operator_gpu_nodes=[node])
+    # Nothing plays the controllers: the Deployment is never observed, no DaemonSet appears.
+    start = time.monotonic()
+    out = run_playbook(kube_cluster, ROLE_PLAYBOOK, variables, tmp_path, expect_rc=2)["stdout"]
+    assert time.monotonic() - start < 120
+    assert "Not ready after 4s in namespace %s" % ns in out
+    assert "Deployment gpu-operator: generation 1 not observed yet (observed 0)" in out
+    assert "DaemonSet nvidia-device-plugin-daemonset: not created yet" in out
+    assert "DaemonSet nvidia-operator-validator: not created yet" in out
+
+    # The operator runs and creates its DaemonSets, but they are scheduled on no GPU node.
+    with OperatorControllers(kube_cluster, ns, ["nvidia-device-plugin-daemonset", "nvidia-operator-validator"],
+                             gpu_nodes=0):
+        out = run_playbook(kube_cluster, ROLE_PLAYBOOK, variables, tmp_path, expect_rc=2)["stdout"]
+    assert "Deployment gpu-operator:" not in out
+    assert "DaemonSet nvidia-device-plugin-daemonset: scheduled on 0 node(s), expected the 1 GPU node(s)" in out
+
+
+# A minimal HelmChart CRD: group, names and the spec fields the role writes, from
+# k3s-io/helm-controller's CRD (pkg/apis/helm.cattle.io/v1/types.go); not the full schema.
+HELMCHART_CRD = {
+    "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+    "metadata": {"name": "helmcharts.helm.cattle.io"},
+    "spec": {"group": "helm.cattle.io", "scope": "Namespaced",
+             "names": {"kind": "HelmChart", "listKind": "HelmChartList", "plural": "helmcharts",
+                       "singular": "helmchart"},
+             "versions": [{"name": "v1", "served": True, "storage": True, "schema": {"openAPIV3Schema": {
+                 "type": "object", "properties": {
+                     "spec": {"type": "object", "properties": {
+                         "chart": {"type": "string"}, "chartContent": {"type": "string"},
+                         "repo": {"type": "string"}, "version": {"type": "string"},
+                         "targetNamespace": {"type": "string"}, "createNamespace": {"type": "boolean"},
+                         "valuesContent": {"type": "string"}}},
+                     "status": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}}}}}]}}
+
+
+@pytest.fixture
+def helmchart_crd(kube_cluster):
+    ext = client.ApiextensionsV1Api(kube_cluster.api_client())
+    try:
+        ext.create_custom_resource_definition(HELMCHART_CRD)
+    except ApiException as exc:
+        if exc.status != 409:
+            raise
+    for _ in range(50):
+        crd = ext.read_custom_resource_definition("helmcharts.helm.cattle.io")
+        if any(c.type == "Established" and c.status == "True" for c in (crd.status.conditions or [])):
+            break
+        time.sleep(0.2)
+    return client.CustomObjectsApi(kube_cluster.api_client())
+
+
+def test_helmchart_mode_writes_the_k3s_resource(kube_cluster, mirror, helmchart_crd, tmp_path):
+    """K3s's helm controller is absent: the HelmChart resource itself is what is checked."""
+    ns = unique("gpuop-hc")
+    variables = role_vars(kube_cluster, mirror, ns, gpu_operator_install_method="helmchart",
+                          gpu_operator_wait=False, gpu_operator_toolkit_enabled=True,
+                          gpu_operator_host_toolkit=False, gpu_operator_values={"cdi": {"enabled": False}})
+    # No helm on the controller is needed in this mode.
+    variables["gpu_operator_helm_binary"] = "/nonexistent/helm"
+
+    run_playbook(kube_cluster, ROLE_PLAYBOOK, variables, tmp_path)
+    hc = helmchart_crd.get_namespaced_custom_object("helm.cattle.io", "v1", "kube-system", "helmcharts", ns)
+    spec = hc["spec"]
+    assert spec["chart"] == "gpu-operator"
+    assert spec["repo"] == mirror["LAB_MIRROR_URL"] + "/helm/nvidia"
+    assert spec["version"] == "v26.7.0"
+    assert spec["targetNamespace"] == ns and spec["createNamespace"] is True
+    assert yaml.safe_load(spec["valuesContent"]) == {
+        "cdi": {"enabled": False}, "driver": {"enabled": False},
+        "toolkit": {"enabled": True, "env": [{"name": "CONTAINERD_CONFIG", "value": K3S_CONTAINERD_CONFIG},
+                                             {"name": "CONTAINERD_SOCKET", "value": K3S_CONTAINERD_SOCKET}]}}
+    assert "value: /run/k3s/containerd/containerd.sock" in spec["valuesContent"]
+    assert run_playbook(kube_cluster, ROLE_PLAYBOOK, variables, tmp_path)["changed"] == 0
+
+    # An OCI reference goes to spec.chart, without a repo.
+    oci = "oci://registry.example.internal/nvidia/cloud-native-charts/gpu-operator"
+    run_playbook(kube_cluster, ROLE_PLAYBOOK, dict(variables, gpu_operator_chart_ref=oci), tmp_path)
+    spec = helmchart_crd.get_namespaced_custom_object("helm.cattle.io", "v1", "kube-system", "helmcharts", ns)["spec"]
+    assert spec["chart"] == oci and "repo" not in spec
+
+    gone = run_playbook(kube_cluster, ROLE_PLAYBOOK, dict(variables, gpu_operator_state="absent"), tmp_path)
+    assert gone["changed"] >= 1
+    with pytest.raises(ApiException) as err:
+        helmchart_crd.get_namespaced_custom_object("helm.cattle.io", "v1", "kube-system", "helmcharts", ns)
+    assert err.value.status == 404
+
+
+@pytest.mark.parametrize("extra, message", [
+    ({"gpu_operator_chart_version": "latest"}, "gpu_operator_chart_version must be a pinned chart version"),
+    ({"gpu_operator_toolkit_enabled": True}, "the NVIDIA Container Toolkit would be installed twice"),
+    ({"gpu_operator_chart_ref": "/nonexistent/gpu-operator-v26.7.0.tgz"},
+     "is neither an oci:// reference nor a chart archive on the controller"),
+    ({"gpu_operator_helm_binary": "/nonexistent/helm"}, "does not run on the controller"),
+    ({"gpu_operator_install_method": "kubectl"}, "gpu_operator_install_method"),
+])
+def test_preflight_refuses(kube_cluster, mirror, tmp_path, extra, message):
+    variables = role_vars(kube_cluster, mirror, unique("gpuop-pre"), **extra)
+    out = run_playbook(kube_cluster, ROLE_PLAYBOOK, variables, tmp_path, expect_rc=2)["stdout"]
+    assert message in out
