@@ -106,7 +106,7 @@ def parse_taint(spec, require_effect=True):
         effect = None
         head = text
         if ":" in text:
-            head, _, effect = text.rpartition(":")
+            head, dummy, effect = text.rpartition(":")
             if not effect:
                 raise TaintError("%r: nothing after ':' (expected key[=value]:Effect)" % spec)
         key, sep, value = head.partition("=")

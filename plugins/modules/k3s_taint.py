@@ -27,7 +27,7 @@ description:
     retried when another writer (the kubelet, a controller) changed the node in between.
   - Run it where the API is reachable, usually the controller (C(delegate_to) or a play on localhost).
 author:
-  - k3s_gpu.node contributors
+  - k3s_gpu.node contributors (@k3s-gpu-node)
 extends_documentation_fragment:
   - k3s_gpu.node.attributes
   - k3s_gpu.node.attributes.PLATFORM

@@ -348,7 +348,7 @@ def helmchart_crd(kube_cluster):
     except ApiException as exc:
         if exc.status != 409:
             raise
-    for _ in range(50):
+    for _attempt in range(50):
         crd = ext.read_custom_resource_definition("helmcharts.helm.cattle.io")
         if any(c.type == "Established" and c.status == "True" for c in (crd.status.conditions or [])):
             break
