@@ -11,5 +11,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+# Kubernetes API. pytest_terminal_summary prints the harness's RSS after the tests; a
+# second harness that needs that hook should chain to this one rather than shadow it.
 # pylint: disable=wrong-import-position,unused-import
-from kube.fixture import fake_kubelet, kube_cluster, kube_namespace  # noqa: E402,F401
+from kube.fixture import fake_kubelet, kube_cluster, kube_namespace, pytest_terminal_summary  # noqa: E402,F401

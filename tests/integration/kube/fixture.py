@@ -39,6 +39,29 @@ def _session_state_dir() -> str:
     return os.path.join(root, "session-%d" % os.getpid())
 
 
+_SUMMARY = []
+
+
+def _report_rss(running) -> None:
+    """Print (and keep in the state directory) the resident memory at session end."""
+    try:
+        rss = running.rss_bytes()
+    except OSError:
+        return
+    line = "kube harness: RSS at session end: %s, total %.0f MiB" % (
+        ", ".join("%s %.0f MiB" % (k, v / 1048576.0) for k, v in sorted(rss.items())),
+        sum(rss.values()) / 1048576.0)
+    with open(os.path.join(running.state_dir, "rss.txt"), "w", encoding="utf-8") as f:
+        f.write(line + "\n")
+    _SUMMARY.append(line)
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Hook (re-exported by conftest.py): print the harness figures after the tests."""
+    for line in _SUMMARY:
+        terminalreporter.write_line(line)
+
+
 @pytest.fixture(scope="session")
 def kube_cluster():
     """A running etcd + kube-apiserver for the whole session."""
@@ -61,6 +84,7 @@ def kube_cluster():
     try:
         running = _cluster.start(state, bin_dir)
         yield running
+        _report_rss(running)
     finally:
         _cluster.stop(state)
         signal.signal(signal.SIGTERM, previous)
