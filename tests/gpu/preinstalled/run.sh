@@ -50,8 +50,9 @@ export ANSIBLE_COLLECTIONS_PATH="$work/collections" GPU_PREINSTALLED_OUT="$out" 
 
 snapshot() {
   { dpkg -l 2>/dev/null | awk '/^[a-z]/ {print $1, $2, $3}'
-    find /etc /usr/local -xdev \( -type f -o -type l \) -print0 2>/dev/null | sort -z | xargs -0 md5sum 2>/dev/null
-    ls -la /etc/modprobe.d /etc/apt/sources.list.d /etc/apt/preferences.d 2>/dev/null; } > "$1"
+    find /etc /usr/local -xdev -type f -print0 2>/dev/null | sort -z | xargs -0 md5sum 2>/dev/null
+    find /etc /usr/local -xdev -type l -printf '%p -> %l\n' 2>/dev/null | sort
+    ls -la /etc/modprobe.d /etc/apt/sources.list.d /etc/apt/preferences.d 2>/dev/null; } > "$1" || true
 }
 snapshot "$work/before"
 failures=0
