@@ -46,7 +46,9 @@ fi
 $py -c 'import ansible; print("ansible-core", ansible.__version__)'
 mkdir -p "$work/collections/ansible_collections/k3s_gpu"
 ln -s "$repo" "$work/collections/ansible_collections/k3s_gpu/node"
-export ANSIBLE_COLLECTIONS_PATH="$work/collections" GPU_PREINSTALLED_OUT="$out" GPU_PREINSTALLED_BRANCH="$branch"
+# community.general (kernel_blacklist, which the role's other paths use) from .whl/collections
+# when it is not installed: the playbook parser resolves every module of the role.
+export ANSIBLE_COLLECTIONS_PATH="$work/collections:$repo/.whl/collections" GPU_PREINSTALLED_OUT="$out" GPU_PREINSTALLED_BRANCH="$branch"
 
 snapshot() {
   { dpkg -l 2>/dev/null | awk '/^[a-z]/ {print $1, $2, $3}'
