@@ -13,6 +13,12 @@ mkdir -p "$dest"
 git ls-files -z --cached --others --exclude-standard | while IFS= read -r -d '' f; do
   [ -e "$f" ] && printf '%s\0' "$f"
 done | tar --null -T - -cf - | tar -C "$dest" -xf -
+# Collections our plugins import or document from (kubernetes.core's module_utils
+# and doc fragments), beside ours, as ansible-test expects them.
+for dep in kubernetes/core; do
+  mkdir -p "$tmp/ansible_collections/$(dirname "$dep")"
+  cp -r "$REPO_ROOT"/.venv/lib/python3*/site-packages/ansible_collections/"$dep" "$tmp/ansible_collections/$dep"
+done
 # ansible-test wants a git repository (it lists files with git).
 git -C "$dest" init -q && git -C "$dest" add -A && git -C "$dest" -c user.email=ci@localhost -c user.name=ci commit -qm sanity
 mkdir -p ~/.ansible/test/cache

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Build the lab's vendor mirror tree: stand-in packages, signed flat apt repositories,
 K3s release assets and a Helm chart repository, laid out like the vendors' (LAYOUT.md).
 
@@ -163,7 +162,9 @@ def make_flat_repo(repo_dir, gnupghome, uid, origin, label):
 def driver_debs(pool, ver, branch):
     """The driver packages of one version (architecture amd64)."""
     v = ver + "-1"
-    eq = lambda p: "%s (= %s)" % (p, v)  # noqa: E731
+    def eq(package):
+        return "%s (= %s)" % (package, v)
+
     subst = dict(VERSION=v, UPSTREAM=ver, NVML=ver.split(".")[0] + "." + ver.split(".")[1],
                  DRIVER_CUDA=DRIVER_CUDA[branch])
     build_deb(pool, "nvidia-open", v, "amd64", "NVIDIA Driver meta-package, Open GPU kernel modules",
@@ -286,7 +287,9 @@ def build_nct(www, gnupghome, tmp, nct_bin_dir):
                   "(command-line tools)",
                   files={"/usr/bin/nvidia-container-cli": (template("nvidia-container-cli", **subst), 0o755)},
                   depends=["libnvidia-container1 (>= %s)" % v, "libnvidia-container1 (<< 2.0.0)"], section="utils")
-        real = lambda name: real_bin(nct_bin_dir, upstream, name)  # noqa: E731
+        def real(name, upstream=upstream):
+            return real_bin(nct_bin_dir, upstream, name)
+
         build_deb(pool, "nvidia-container-toolkit-base", v, "amd64", "NVIDIA Container Toolkit Base",
                   long_desc="The package is a stand-in, its commands are NVIDIA's own: nvidia-ctk,\n"
                             "nvidia-container-runtime and nvidia-cdi-hook built from the Go module\n"

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Serve the lab mirror tree on 127.0.0.1 with run-time fault injection (stdlib only).
 
 Usage: server.py ROOT STATE_DIR [PORT]
