@@ -17,8 +17,9 @@ echo "tarball: $tarball ($(tar -tzf "$tarball" | wc -l) entries, no tests/, mole
 
 # Install it into a clean path; its dependencies come from the PyPI bundle in
 # the virtualenv (Galaxy is unreachable here), hence --no-deps.
-inst=$(mktemp -d "${TMPDIR:-/tmp}/k3s-gpu-install.XXXXXX")
-trap 'rm -rf "$inst"' EXIT
+# (kept under .tmp/build/installed: `make test` runs the demo from this copy)
+inst="$out/installed"
+mkdir -p "$inst"
 export ANSIBLE_COLLECTIONS_PATH="$inst"
 unset ANSIBLE_CONFIG  # the installed copy runs without the checkout's ansible.cfg
 ansible-galaxy collection install --force --no-deps -p "$inst" "$tarball" >/dev/null
@@ -49,7 +50,7 @@ cp "$tarball" "$REPO_ROOT/"
 # The AWX execution environment definition: ansible-builder must turn it into a
 # build context (the image itself cannot be built here: no registry).
 ee=$(mktemp -d "${TMPDIR:-/tmp}/k3s-gpu-ee.XXXXXX")
-trap 'rm -rf "$inst" "$ee"' EXIT
+trap 'rm -rf "$ee"' EXIT
 cp "$REPO_ROOT"/{execution-environment.yml,requirements.txt,bindep.txt} "$ee/"
 (cd "$ee" && ansible-builder create -f execution-environment.yml -c context >/dev/null)
 grep -q kubernetes "$ee/context/_build/requirements.txt"
