@@ -3,6 +3,10 @@
 // as a dependency: its own replace directives (./staging/...) are ignored by a
 // depending module, so every k8s.io staging module is replaced below by its
 // published v0.36.3 version.
+// etcd v3.6.8: the go.etcd.io/etcd/* version k8s.io/kubernetes v1.36.3 requires
+// (its go.mod: https://github.com/kubernetes/kubernetes/blob/v1.36.3/go.mod).
+// Upstream on consuming k8s.io/kubernetes as a module and its staging replaces:
+// https://github.com/kubernetes/kubernetes/issues/79384
 module k3sgpu.test/kube/apiserver
 
 go 1.26.0

@@ -1,6 +1,11 @@
 // Pins helm (the real helm CLI) for kubernetes.core.helm. A separate module
 // from ../apiserver because helm v3.22 requires k8s.io client modules v0.37,
 // while the API server module must replace them with v0.36.3.
+// v3.22.0 is the newest helm 3 on the module proxy. kubernetes.core 6.2.0 (the
+// one in the venv) needs helm >= 3.16 for some options and supports helm 3 only:
+// https://github.com/ansible-collections/kubernetes.core/pull/1039 (pins
+// >=3.0.0,<4.0.0); helm 4 support came with 6.4.0:
+// https://github.com/ansible-collections/kubernetes.core/pull/1090
 module k3sgpu.test/kube/helm
 
 go 1.26.0
