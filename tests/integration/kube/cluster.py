@@ -128,18 +128,26 @@ class KubeCluster:
         return "\n".join(out)
 
 
-def start(state_dir: str, bin_dir: str | None = None) -> KubeCluster:
-    """Run ``start.sh STATE_DIR`` and return the cluster it started."""
+def start(state_dir: str, bin_dir: str | None = None, attempts: int = 3) -> KubeCluster:
+    """Run ``start.sh STATE_DIR`` and return the cluster it started.
+
+    start.sh picks free ports, then the servers bind them: another process may take
+    one in between, so a failed start is retried (start.sh stops what it started).
+    """
     env = dict(os.environ)
     if bin_dir:
         env["KUBE_BIN_DIR"] = bin_dir
-    proc = subprocess.run(
-        [START_SH, state_dir], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, check=False
-    )
-    if proc.returncode != 0:
-        raise KubeHarnessError(
-            "%s failed (rc=%d):\n%s\n%s" % (shlex.join([START_SH, state_dir]), proc.returncode, proc.stdout, proc.stderr)
+    errors = []
+    for _ in range(attempts):
+        proc = subprocess.run(
+            [START_SH, state_dir], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, check=False
         )
+        if proc.returncode == 0:
+            break
+        errors.append("%s failed (rc=%d):\n%s\n%s"
+                      % (shlex.join([START_SH, state_dir]), proc.returncode, proc.stdout, proc.stderr))
+    else:
+        raise KubeHarnessError("\n".join(errors))
     values = _read_env(os.path.join(state_dir, "cluster.env"))
     return KubeCluster(
         state_dir=os.path.abspath(state_dir),
