@@ -98,6 +98,18 @@ etcd_url="http://127.0.0.1:$etcd_port"
   --log-level warn > "$state/etcd.log" 2>&1 < /dev/null &
 echo $! > "$state/etcd.pid"
 
+# probe URL [CA CERT KEY]: succeeds when GET URL answers 200 (python3, no curl needed).
+probe() {
+  python3 - "$@" <<'PY' >/dev/null 2>&1
+import ssl, sys, urllib.request
+ctx = None
+if len(sys.argv) > 2:
+    ctx = ssl.create_default_context(cafile=sys.argv[2])
+    ctx.load_cert_chain(sys.argv[3], sys.argv[4])
+urllib.request.urlopen(sys.argv[1], context=ctx, timeout=2)
+PY
+}
+
 fail() {
   echo "start.sh: $1" >&2
   for log in "$state/etcd.log" "$state/kube-apiserver.log"; do
@@ -106,12 +118,13 @@ fail() {
   "$here/stop.sh" "$state" >&2 || true
   exit 1
 }
+etcd_ok=""
 for _ in $(seq 1 100); do
-  curl -fsS "$etcd_url/health" >/dev/null 2>&1 && break
+  if probe "$etcd_url/health"; then etcd_ok=1; break; fi
   kill -0 "$(cat "$state/etcd.pid")" 2>/dev/null || fail "etcd exited"
   sleep 0.2
 done
-curl -fsS "$etcd_url/health" >/dev/null || fail "etcd not healthy after 20s"
+[ -n "$etcd_ok" ] || fail "etcd not healthy after 20s"
 
 # --- kube-apiserver ---------------------------------------------------------------
 # Node,RBAC as in K3s; the static token file carries the limited user.
@@ -140,8 +153,7 @@ echo $! > "$state/kube-apiserver.pid"
 server="https://127.0.0.1:$api_port"
 ready=""
 for _ in $(seq 1 300); do
-  if curl -fsS --cacert "$pki/ca.crt" --cert "$pki/admin.crt" --key "$pki/admin.key" \
-    "$server/readyz" >/dev/null 2>&1; then ready=1; break; fi
+  if probe "$server/readyz" "$pki/ca.crt" "$pki/admin.crt" "$pki/admin.key"; then ready=1; break; fi
   kill -0 "$(cat "$state/kube-apiserver.pid")" 2>/dev/null || fail "kube-apiserver exited"
   sleep 0.2
 done
