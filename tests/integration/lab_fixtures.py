@@ -63,7 +63,7 @@ def start_mirror(state: str) -> Mirror:
     values = {}
     with open(os.path.join(state, "env"), encoding="utf-8") as f:
         for line in f:
-            k, _, v = line.strip().partition("=")
+            k, _sep, v = line.strip().partition("=")
             values[k] = v
     return Mirror(url=values["LAB_MIRROR_URL"], root=values["LAB_MIRROR_ROOT"],
                   keys=values["LAB_MIRROR_KEYS"], state=state, env=env)

@@ -138,7 +138,7 @@ def start(state_dir: str, bin_dir: str | None = None, attempts: int = 3) -> Kube
     if bin_dir:
         env["KUBE_BIN_DIR"] = bin_dir
     errors = []
-    for _ in range(attempts):
+    for _attempt in range(attempts):
         proc = subprocess.run(
             [START_SH, state_dir], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, check=False
         )

@@ -162,6 +162,7 @@ def make_flat_repo(repo_dir, gnupghome, uid, origin, label):
 def driver_debs(pool, ver, branch):
     """The driver packages of one version (architecture amd64)."""
     v = ver + "-1"
+
     def eq(package):
         return "%s (= %s)" % (package, v)
 
@@ -287,6 +288,7 @@ def build_nct(www, gnupghome, tmp, nct_bin_dir):
                   "(command-line tools)",
                   files={"/usr/bin/nvidia-container-cli": (template("nvidia-container-cli", **subst), 0o755)},
                   depends=["libnvidia-container1 (>= %s)" % v, "libnvidia-container1 (<< 2.0.0)"], section="utils")
+
         def real(name, upstream=upstream):
             return real_bin(nct_bin_dir, upstream, name)
 
