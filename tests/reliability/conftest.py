@@ -1,0 +1,291 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, k3s_gpu.node contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Fixtures of the reliability matrix, and the writer of docs/reliability.md.
+
+Reused from the integration harnesses (not duplicated): the real kube-apiserver fixtures
+(tests/integration/kube/fixture.py: kube_cluster, fake_kubelet) and the lab's container
+boot helper (tests/integration/lab_fixtures.py). The mirror is a private instance
+(tests/lab/mirror/start.sh with its own state directory) because the fault tests stop it.
+
+Every test records its row(s) with the ``matrix`` fixture; rows start as FAILED and become
+"passed" only when the test's assertions passed. At the end of a session that ran the
+whole suite (no -k/-m selection, no deselected or unrun test), ``pytest_sessionfinish``
+writes docs/reliability.md from those rows and prints the counts.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import shutil
+import subprocess
+import sys
+import uuid
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+INTEGRATION = os.path.join(HERE, "..", "integration")
+sys.path.insert(0, os.path.abspath(INTEGRATION))
+sys.path.insert(0, HERE)
+
+# pylint: disable=wrong-import-position,unused-import
+from kube.fixture import fake_kubelet, kube_cluster  # noqa: E402,F401
+from lab_fixtures import boot  # noqa: E402
+
+import lab  # noqa: E402
+
+DOC = os.path.join(lab.REPO, "docs", "reliability.md")
+CONTAINER_PREFIX = "k3slab-rel-"  # tests/lab/leftovers.sh checks every k3slab- container
+
+_ROWS: dict[str, list[dict]] = {"bad": [], "fault": [], "leak": []}
+_STATE = {"deselected": 0, "selection": False}
+
+
+# --- rows of the table -------------------------------------------------------------------------
+class Matrix:
+    """Records rows of docs/reliability.md for one test."""
+
+    def __init__(self):
+        self.rows: list[dict] = []
+
+    def row(self, section: str, **cells) -> dict:
+        cells["result"] = "FAILED"
+        _ROWS[section].append(cells)
+        self.rows.append(cells)
+        return cells
+
+
+@pytest.fixture
+def matrix(request):
+    m = Matrix()
+    yield m
+    rep = getattr(request.node, "rep_call", None)
+    if rep is not None and rep.passed:
+        for r in m.rows:
+            if r["result"] == "FAILED" and not r.get("keep_failed"):
+                r["result"] = "passed"
+
+
+@pytest.hookimpl(hookwrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    rep = outcome.get_result()
+    if rep.when == "call":
+        item.rep_call = rep
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config):
+    # A private base temp: pytest prunes the numbered /tmp/pytest-of-<user>/ directories that
+    # other sessions create, which could remove this session's state while it runs.
+    if not config.option.basetemp:
+        os.makedirs(os.path.join(lab.REPO, ".tmp", "reliability"), exist_ok=True)
+        config.option.basetemp = os.path.join(lab.REPO, ".tmp", "reliability", "pytest-%d" % os.getpid())
+
+
+def pytest_deselected(items):
+    _STATE["deselected"] += len(items)
+
+
+def pytest_collection_finish(session):
+    _STATE["collected"] = len(session.items)
+
+
+# --- shared resources ------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def mirror(tmp_path_factory):
+    m = lab.Mirror(str(tmp_path_factory.mktemp("mirror")))
+    m.start()
+    try:
+        yield m
+    finally:
+        m.stop()
+
+
+@pytest.fixture(scope="session")
+def workdir(tmp_path_factory):
+    return str(tmp_path_factory.mktemp("rel"))
+
+
+class Node:
+    """A lab container (Debian 12, systemd, host network) with an optional fake firmware dir."""
+
+    def __init__(self, name: str, firmware: str | None, tag: str = "node", release: str = "debian12"):
+        self.name = name
+        self.firmware = firmware
+        self.tag = tag
+        self.release = release
+
+    def reset(self) -> None:
+        """Replace the container by a fresh one (after a case that changed it)."""
+        remove_node(self, keep_firmware=True)
+        self.name = start_node(self.tag, self.firmware, self.release).name
+
+    def exec(self, cmd: str, check: bool = True, timeout: float = 300):
+        return lab.podman_exec(self.name, cmd, check=check, timeout=timeout)
+
+    def snapshot(self) -> str:
+        return lab.node_snapshot(self.name)
+
+    def host(self, **host_vars) -> dict:
+        return lab.node_host(self.name, **host_vars)
+
+
+def start_node(tag: str, firmware: str | None = None, release: str = "debian12") -> Node:
+    """Boot a lab container. With `firmware`, that host directory is the container's
+    /sys/firmware (podman masks /sys/firmware by default: unmasked here), so a test can put an
+    EFI variable where the cuda_driver role reads the secure boot state."""
+    name = "%s%s-%s" % (CONTAINER_PREFIX, tag, uuid.uuid4().hex[:6])
+    if firmware is None:
+        boot(release, name)
+    else:
+        os.makedirs(firmware, exist_ok=True)
+        image = "localhost/k3s-gpu-lab:%s" % release
+        subprocess.run(["podman", "run", "-d", "--systemd=always", "--network=host", "--name", name,
+                        "--label", "k3s-gpu-lab=test", "--security-opt", "unmask=/sys/firmware",
+                        "-v", "%s:/sys/firmware" % firmware, image], check=True, stdout=subprocess.DEVNULL)
+        lab.podman_exec(name, "systemctl is-system-running --wait || true", check=False, timeout=90)
+    return Node(name, firmware, tag, release)
+
+
+def remove_node(node: Node, keep_firmware: bool = False) -> None:
+    subprocess.run(["podman", "rm", "-f", "-t", "0", node.name], check=False,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    if node.firmware and not keep_firmware:
+        shutil.rmtree(node.firmware, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def bad_input_node(workdir):
+    """The one Debian 12 node every bad-input case runs on (it must stay unchanged)."""
+    node = start_node("bad", firmware=os.path.join(workdir, "firmware"))
+    try:
+        yield node
+    finally:
+        remove_node(node)
+
+
+@pytest.fixture(scope="session")
+def helm_env(workdir):
+    env = {}
+    for var in ("HELM_CACHE_HOME", "HELM_CONFIG_HOME", "HELM_DATA_HOME"):
+        env[var] = os.path.join(workdir, var.lower())
+        os.makedirs(env[var], exist_ok=True)
+    return env
+
+
+# --- docs/reliability.md ---------------------------------------------------------------------
+def _cell(text) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ").strip()
+
+
+def _table(headers: list[str], keys: list[str], rows: list[dict]) -> list[str]:
+    out = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    for r in rows:
+        out.append("| " + " | ".join(_cell(r.get(k, "")) for k in keys) + " |")
+    return out
+
+
+def render(rows: dict) -> str:
+    bad, faults, leaks = rows["bad"], rows["fault"], rows["leak"]
+    failed = sum(1 for sec in rows.values() for r in sec if r["result"] != "passed")
+    lines = [
+        "# Reliability and security matrix",
+        "",
+        "<!-- GENERATED by tests/reliability (pytest tests/reliability, `make test`) at the end of a run of",
+        "     the whole suite. Do not edit: change the tests and run them again. -->",
+        "",
+        "What k3s_gpu.node guarantees when the input is wrong, when the infrastructure fails, and",
+        "for its secrets. Every row is a test in `tests/reliability/` that ran against the local lab",
+        "(Debian 12 systemd containers, the vendor mirror with fault injection) and the real",
+        "kube-apiserver harness; docs/lab.md and docs/testing-kube.md describe both. A failing row",
+        "fails the build.",
+        "",
+        "Generated %s: %d bad inputs, %d injected faults, %d leak checks; %s."
+        % (datetime.date.today().isoformat(), len(bad), len(faults), len(leaks),
+           "all passed" if failed == 0 else "%d FAILED" % failed),
+        "",
+        "## Bad inputs: refused before any change",
+        "",
+        "Each input is given with every other input valid. The run must fail, the failure message must",
+        "match the expected pattern (it names the input and what to do), no task may report a change,",
+        "and the state below must be identical before and after the run. Node cases run on the same",
+        "Debian 12 node, API cases against the same kube-apiserver.",
+        "",
+        "State compared on the node: %s. On the API: %s." % (_cell(_node_state()), _cell(_api_state())),
+        "",
+    ]
+    lines += _table(["#", "Target", "Bad input", "Expected message (regex)", "Message seen (excerpt)",
+                     "State unchanged", "Result"],
+                    ["n", "target", "input", "expect", "seen", "state", "result"],
+                    [dict(r, n=i + 1, expect="`%s`" % r["expect"]) for i, r in enumerate(bad)])
+    lines += [
+        "",
+        "## Injected faults: a clear failure or a bounded wait, nothing half-installed, a converging re-run",
+        "",
+    ]
+    lines += _table(["#", "Fault", "How it is injected", "Expected outcome", "State checked", "Re-run", "Result"],
+                    ["n", "fault", "how", "expect", "state", "rerun", "result"],
+                    [dict(r, n=i + 1) for i, r in enumerate(faults)])
+    lines += [
+        "",
+        "## Secrets: never in any output",
+        "",
+        "A fresh random K3s token per run, and the harness's kubeconfig credentials (the admin client",
+        "key, the limited user's bearer token), searched for verbatim (and base64-encoded where noted).",
+        "",
+    ]
+    lines += _table(["#", "Secret", "Where it was searched", "How", "Result"],
+                    ["n", "secret", "where", "how", "result"],
+                    [dict(r, n=i + 1) for i, r in enumerate(leaks)])
+    lines.append("")
+    return "\n".join(lines)
+
+
+def _node_state():
+    import cases  # pylint: disable=import-outside-toplevel
+    return cases.NODE_STATE
+
+
+def _api_state():
+    import cases  # pylint: disable=import-outside-toplevel
+    return cases.API_STATE
+
+
+def _whole_suite(session) -> bool:
+    opt = session.config.option
+    if getattr(opt, "keyword", "") or getattr(opt, "markexpr", "") or _STATE["deselected"]:
+        return False
+    for arg in session.config.args:
+        path = os.path.abspath(arg.split("::")[0])
+        if "::" in arg or path != os.path.abspath(HERE):
+            return False
+    ran = session.testscollected - session.testsfailed
+    del ran
+    return _STATE.get("collected", 0) > 0 and not session.shouldstop and not session.shouldfail
+
+
+def pytest_sessionfinish(session, exitstatus):
+    counts = {k: len(v) for k, v in _ROWS.items()}
+    failed = sum(1 for sec in _ROWS.values() for r in sec if r["result"] != "passed")
+    summary = "reliability: %d bad inputs, %d faults, %d leak checks, %s" % (
+        counts["bad"], counts["fault"], counts["leak"], "all passed" if failed == 0 and exitstatus == 0
+        else "%d FAILED" % max(failed, 1))
+    tr = session.config.pluginmanager.get_plugin("terminalreporter")
+    if _whole_suite(session) and sum(counts.values()) > 0 and session.testscollected == _STATE.get("ran", 0):
+        with open(DOC, "w", encoding="utf-8") as f:
+            f.write(render(_ROWS))
+        summary += " (wrote docs/reliability.md)"
+    else:
+        summary += " (docs/reliability.md not written: not a complete run of the whole suite)"
+    if tr is not None:
+        tr.write_line(summary)
+    else:
+        print(summary)
+
+
+def pytest_runtest_logfinish(nodeid, location):  # pylint: disable=unused-argument
+    _STATE["ran"] = _STATE.get("ran", 0) + 1
