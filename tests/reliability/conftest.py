@@ -169,6 +169,26 @@ def bad_input_node(workdir):
 
 
 @pytest.fixture(scope="session")
+def k3s_node():
+    """The node of the K3s fault and leak tests (it gets k3s_agent installed)."""
+    node = start_node("k3s")
+    try:
+        yield node
+    finally:
+        remove_node(node)
+
+
+@pytest.fixture(scope="session")
+def apt_node():
+    """The node of the apt fault tests (it gets cuda_driver installed)."""
+    node = start_node("apt")
+    try:
+        yield node
+    finally:
+        remove_node(node)
+
+
+@pytest.fixture(scope="session")
 def helm_env(workdir):
     env = {}
     for var in ("HELM_CACHE_HOME", "HELM_CONFIG_HOME", "HELM_DATA_HOME"):

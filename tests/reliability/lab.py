@@ -108,10 +108,19 @@ def ansible_env(extra: dict | None = None) -> dict:
     return env
 
 
+VARS_DIR = os.path.join(REPO, ".tmp", "reliability", "vars")
+
+
 def playbook_cmd(playbook: str, inventory: str, extra_vars: dict | None = None, args: list | None = None) -> list:
+    """The ansible-playbook command line. Extra vars go through a 0600 file (-e @file), never
+    the command line, where `ps` would show the tokens the leak checks look for."""
     cmd = [ANSIBLE_PLAYBOOK, "-i", inventory]
     if extra_vars:
-        cmd += ["-e", json.dumps(extra_vars)]
+        os.makedirs(VARS_DIR, exist_ok=True)
+        fd, path = tempfile.mkstemp(suffix=".json", dir=VARS_DIR)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(extra_vars, f)
+        cmd += ["-e", "@" + path]
     cmd += list(args or [])
     cmd.append(playbook if os.path.isabs(playbook) else os.path.join(PLAYBOOKS, playbook))
     return cmd
@@ -125,8 +134,13 @@ def run_playbook(playbook: str, inventory: str, extra_vars: dict | None = None, 
         env["ANSIBLE_STDOUT_CALLBACK"] = "ansible.posix.json"
         env["ANSIBLE_JSON_INDENT"] = "0"
     start = time.monotonic()
-    proc = subprocess.run(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                          timeout=timeout, check=False)
+    try:
+        proc = subprocess.run(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              timeout=timeout, check=False)
+    finally:
+        for arg in cmd:
+            if arg.startswith("@" + VARS_DIR):
+                os.unlink(arg[1:])
     return Run(proc.returncode, proc.stdout, proc.stderr, time.monotonic() - start, cmd)
 
 
@@ -263,10 +277,10 @@ class PsSampler(threading.Thread):
         self.containers = containers
         self.interval = interval
         self.samples: list[str] = []
-        self._stop = threading.Event()
+        self._halt = threading.Event()
 
     def run(self):
-        while not self._stop.is_set():
+        while not self._halt.is_set():
             cmds = [["ps", "-ww", "-eo", "args"]] + [["podman", "exec", c, "ps", "-ww", "-eo", "args"] for c in self.containers]
             for cmd in cmds:
                 try:
@@ -275,10 +289,10 @@ class PsSampler(threading.Thread):
                     self.samples.append(out)
                 except (OSError, subprocess.SubprocessError):
                     pass
-            self._stop.wait(self.interval)
+            self._halt.wait(self.interval)
 
     def stop(self) -> list[str]:
-        self._stop.set()
+        self._halt.set()
         self.join(timeout=30)
         return self.samples
 

@@ -26,7 +26,6 @@ from kubernetes import client
 from kubernetes.client.rest import ApiException
 
 import lab
-from conftest import remove_node, start_node
 
 K3S_VERSION = "v1.36.3+k3s1"
 BAD_SUM_VERSION = "v1.36.99+k3s1"
@@ -74,25 +73,6 @@ def assert_failed(run: lab.Run, pattern: str) -> str:
     m = re.search(pattern, run.output, re.S)
     assert m, "no message matching %r:\n%s" % (pattern, run.output[-5000:])
     return re.sub(r"\s+", " ", m.group(0))[:200]
-
-
-# --- nodes ---------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def k3s_node():
-    node = start_node("k3s")
-    try:
-        yield node
-    finally:
-        remove_node(node)
-
-
-@pytest.fixture(scope="module")
-def apt_node():
-    node = start_node("apt")
-    try:
-        yield node
-    finally:
-        remove_node(node)
 
 
 # --- K3s: interrupted run, bad checksum ----------------------------------------------------------
