@@ -124,12 +124,12 @@ def test_node_registered_and_patched(kube_cluster, fake_kubelet):
     assert err.value.status == 403
 
 
-def _vectoradd_pod(name):
+def _vectoradd_pod(name, runtime_class="nvidia"):
     return {
         "apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
         "spec": {
             "restartPolicy": "Never",
-            "runtimeClassName": "nvidia",
+            "runtimeClassName": runtime_class,
             "tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}],
             "containers": [{"name": "cuda-vectoradd",
                             "image": "nvcr.io/nvidia/k8s/cuda-sample:vectoradd-cuda12.5.0",
@@ -141,19 +141,18 @@ def _vectoradd_pod(name):
 def test_pod_runs_and_its_logs_come_through_the_api(kube_cluster, kube_namespace, fake_kubelet):
     api = client.CoreV1Api(kube_cluster.api_client())
     node_api = client.NodeV1Api(kube_cluster.api_client())
-    # The RuntimeClass admission plugin rejects a pod whose RuntimeClass is missing.
+    # The RuntimeClass admission plugin rejects a pod whose RuntimeClass is missing
+    # (a name of this test's own: other tests of the session create "nvidia").
+    runtime_class = "nvidia-" + kube_namespace[-6:]
     with pytest.raises(ApiException) as err:
-        api.create_namespaced_pod(kube_namespace, _vectoradd_pod("before-runtimeclass"))
+        api.create_namespaced_pod(kube_namespace, _vectoradd_pod("before-runtimeclass", runtime_class))
     assert err.value.status == 403 and "RuntimeClass" in err.value.body
-    try:
-        node_api.create_runtime_class({"apiVersion": "node.k8s.io/v1", "kind": "RuntimeClass",
-                                       "metadata": {"name": "nvidia"}, "handler": "nvidia"})
-    except ApiException as exc:
-        assert exc.status == 409
+    node_api.create_runtime_class({"apiVersion": "node.k8s.io/v1", "kind": "RuntimeClass",
+                                   "metadata": {"name": runtime_class}, "handler": "nvidia"})
 
     kubelet = fake_kubelet("gpu-node-logs")
     kubelet.register(gpus=1, taints=[{"key": "nvidia.com/gpu", "value": "present", "effect": "NoSchedule"}])
-    api.create_namespaced_pod(kube_namespace, _vectoradd_pod("vectoradd"))
+    api.create_namespaced_pod(kube_namespace, _vectoradd_pod("vectoradd", runtime_class))
     assert api.read_namespaced_pod("vectoradd", kube_namespace).status.phase == "Pending"
 
     kubelet.run_pod(kube_namespace, "vectoradd", phase="Running", logs="[Vector addition of 50000 elements]\n")
@@ -174,7 +173,7 @@ def test_pod_runs_and_its_logs_come_through_the_api(kube_cluster, kube_namespace
     assert "/containerLogs/%s/vectoradd/cuda-vectoradd" % kube_namespace in kubelet.log_requests[0]
 
     # A failing pod: exit code and phase as a kubelet reports them.
-    api.create_namespaced_pod(kube_namespace, _vectoradd_pod("vectoradd-fails"))
+    api.create_namespaced_pod(kube_namespace, _vectoradd_pod("vectoradd-fails", runtime_class))
     kubelet.run_pod(kube_namespace, "vectoradd-fails", phase="Failed", exit_code=3, logs="Test FAILED\n")
     pod = api.read_namespaced_pod("vectoradd-fails", kube_namespace)
     assert pod.status.phase == "Failed"
@@ -183,7 +182,7 @@ def test_pod_runs_and_its_logs_come_through_the_api(kube_cluster, kube_namespace
     assert api.read_namespaced_pod_log("vectoradd-fails", kube_namespace) == "Test FAILED\n"
 
     # Logs of a container the kubelet does not know: the kubelet's 404 comes back.
-    api.create_namespaced_pod(kube_namespace, _vectoradd_pod("no-logs"))
+    api.create_namespaced_pod(kube_namespace, _vectoradd_pod("no-logs", runtime_class))
     kubelet.run_pod(kube_namespace, "no-logs", phase="Running")
     with pytest.raises(ApiException) as err:
         api.read_namespaced_pod_log("no-logs", kube_namespace)

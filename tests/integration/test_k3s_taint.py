@@ -178,7 +178,9 @@ def test_node_that_registers_late_is_waited_for(kube_cluster, fake_kubelet):
     """The K3s agent registers its node asynchronously: the module waits for it."""
     name = unique("taint-late")
     kubelet = fake_kubelet(name)
-    timer = threading.Timer(3.0, lambda: kubelet.register(gpus=1))
+    # Long enough that the module's first read comes first even on a loaded machine
+    # (ansible-playbook's start-up alone takes several seconds there).
+    timer = threading.Timer(15.0, lambda: kubelet.register(gpus=1))
     timer.start()
     try:
         start = time.monotonic()
