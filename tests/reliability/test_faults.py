@@ -194,13 +194,15 @@ def test_untrusted_repository_key(apt_node, mirror, workdir, matrix):
 
 def test_mirror_fails_mid_run_then_rerun(apt_node, mirror, workdir, matrix):
     row = matrix.row("fault", fault="Mirror erroring mid-run (cuda_driver)",
-                     how="fault.sh status 500 on the driver packages (/compute/cuda/repos/debian12/x86_64/nvidia-k...), "
-                         "which apt fetches after the repository and the pinning package",
+                     how="fault.sh status 500 on the kernel module package (.../debian12/x86_64/nvidia-kernel-open-dkms_*), "
+                         "which apt fetches after the repository, its index and the pinning package",
                      expect="apt fails on the download; no driver package half-installed",
                      state="dpkg --audit empty; no nvidia-kernel-* / nvidia-driver-cuda installed; "
                            "nvidia-persistenced not enabled", rerun="")
-    prefix = "/compute/cuda/repos/debian12/x86_64/nvidia-kernel-open-dkms"
-    mirror.fault("status", prefix, "500")
+    # apt asks for ./<file> in a flat repository (Filename: ./nvidia-...).
+    for prefix in ("/compute/cuda/repos/debian12/x86_64/nvidia-kernel-open-dkms",
+                   "/compute/cuda/repos/debian12/x86_64/./nvidia-kernel-open-dkms"):
+        mirror.fault("status", prefix, "500")
     try:
         run = role_run(apt_node, workdir, cuda_vars(mirror))
     finally:
