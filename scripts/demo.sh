@@ -77,4 +77,8 @@ for n in client.CoreV1Api().list_node().items:
 PY
 )
 echo "$kubectl_nodes"
+"$KUBE_BIN_DIR/helm" --kubeconfig "$state/kube/kubeconfig" list -A | sed 's/^/  /'
+echo "  node packages: $(podman exec "$node" dpkg-query -W -f '${Package}=${Version} ' \
+  nvidia-driver-cuda nvidia-container-toolkit 2>/dev/null)"
+echo "  k3s-agent: $(podman exec "$node" systemctl is-active k3s-agent), $(podman exec "$node" /usr/local/bin/k3s --version | head -1)"
 echo "demo: site.yml converged, then changed=0 on all $hosts hosts"
