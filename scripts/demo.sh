@@ -14,12 +14,16 @@ if [ "${1:-}" = "--from-installed" ]; then
   export ANSIBLE_COLLECTIONS_PATH="$2"
   playbook=k3s_gpu.node.site
 fi
-state="$REPO_ROOT/.tmp/demo"
-node=k3s-gpu-demo-node1
+state="${K3S_GPU_DEMO_STATE_DIR:-$REPO_ROOT/.tmp/demo}"
+# K3S_GPU_DEMO_NODES=N: N GPU-node containers instead of one (bench/site_scale.sh).
+nodes_n="${K3S_GPU_DEMO_NODES:-1}"
+nodes=(); for i in $(seq 1 "$nodes_n"); do nodes+=("k3s-gpu-demo-node$i"); done
+node=${nodes[0]}
+inventory=inventories/demo
 kubelet_pid=""
 cleanup() {
   [ -n "$kubelet_pid" ] && kill "$kubelet_pid" 2>/dev/null && wait "$kubelet_pid" 2>/dev/null
-  podman rm -f -t 5 "$node" >/dev/null 2>&1 || true
+  for n in "${nodes[@]}"; do podman rm -f -t 5 "$n" >/dev/null 2>&1 || true; done
   tests/integration/kube/stop.sh "$state/kube" >/dev/null 2>&1 || true
   LAB_MIRROR_STATE="$state/mirror" tests/lab/mirror/stop.sh >/dev/null 2>&1 || true
 }
@@ -33,33 +37,58 @@ LAB_MIRROR_STATE="$state/mirror" tests/lab/mirror/start.sh >/dev/null
 tests/integration/kube/start.sh "$state/kube" >/dev/null
 # shellcheck disable=SC1091
 . "$state/kube/cluster.env"
-podman run -d --name "$node" --hostname gpu-demo-1 --systemd=always --network=host \
-  localhost/k3s-gpu-lab:debian12 /sbin/init >/dev/null
+for i in $(seq 1 "$nodes_n"); do
+  podman run -d --name "k3s-gpu-demo-node$i" --hostname "gpu-demo-$i" --systemd=always --network=host \
+    localhost/k3s-gpu-lab:debian12 /sbin/init >/dev/null
+done
+if [ "$nodes_n" -gt 1 ]; then
+  # The demo inventory with N hosts, and its group_vars.
+  inventory="$state/inventory"; mkdir -p "$inventory"
+  cp -r inventories/demo/group_vars "$inventory/"
+  python3 - "$nodes_n" > "$inventory/hosts.yml" <<'PY'
+import sys, yaml
+doc = yaml.safe_load(open("inventories/demo/hosts.yml"))
+tmpl = doc["all"]["children"]["gpu_nodes"]["hosts"].pop("k3s-gpu-demo-node1")
+for i in range(1, int(sys.argv[1]) + 1):
+    doc["all"]["children"]["gpu_nodes"]["hosts"]["k3s-gpu-demo-node%d" % i] = dict(tmpl, k3s_gpu_node_name="gpu-demo-%d" % i)
+print(yaml.safe_dump(doc))
+PY
+fi
 # A random cluster token for this demo only, readable by root alone.
 (umask 077; python3 -c 'import secrets; print("K10" + secrets.token_hex(24) + "::server:" + secrets.token_hex(16))' > "$state/token")
-python scripts/demo_kubelet.py "$state" "$node" > "$state/kubelet.log" 2>&1 &
+python scripts/demo_kubelet.py "$state" "${nodes[@]}" > "$state/kubelet.log" 2>&1 &
 kubelet_pid=$!
 echo "$kubelet_pid" > "$state/demo-kubelet.pid"
 
 export K3S_GPU_DEMO_STATE="$state" LAB_MIRROR_URL K3S_GPU_DEMO_SERVER="$KUBE_SERVER" \
   K3S_GPU_DEMO_HELM="$KUBE_BIN_DIR/helm"
-podman exec "$node" systemctl is-system-running --wait >/dev/null || true
+for n in "${nodes[@]}"; do podman exec "$n" systemctl is-system-running --wait >/dev/null || true; done
 
 for run in 1 2; do
   echo "== site.yml, run $run"
   start=$(date +%s)
   set +e
-  ansible-playbook -i inventories/demo "$playbook" > "$state/run$run.log" 2>&1
+  ansible-playbook -i "$inventory" "$playbook" > "$state/run$run.log" 2>&1
   rc=$?
   set -e
   # What changed, what failed, and what was skipped for lack of a GPU.
   grep -E '^(changed|fatal|failed):|SKIPPED \(not passed\)' "$state/run$run.log" | cut -c1-200 || true
-  echo "== run $run: rc=$rc in $(( $(date +%s) - start ))s"
+  secs=$(( $(date +%s) - start ))
+  echo "== run $run: rc=$rc in ${secs}s"
   sed -n '/PLAY RECAP/,$p' "$state/run$run.log"
   [ "$rc" -eq 0 ] || { echo "demo: site.yml run $run failed (log: $state/run$run.log)"; exit 1; }
 done
 
 # The second run must change nothing on any host.
+if [ -n "${K3S_GPU_DEMO_BENCH:-}" ]; then
+  # Baseline: a playbook that only pings the same hosts, through the same connection.
+  printf -- '---\n- name: Ping\n  hosts: gpu_nodes\n  gather_facts: false\n  tasks:\n    - name: Ping\n      ansible.builtin.ping:\n' > "$state/ping.yml"
+  pstart=$(date +%s.%N)
+  ansible-playbook -i "$inventory" "$state/ping.yml" > "$state/ping.log" 2>&1
+  ping_s=$(echo "$(date +%s.%N) - $pstart" | bc)
+  tasks=$(grep -E '^k3s-gpu-demo-node1\s' "$state/run2.log" | grep -oE 'ok=[0-9]+' | cut -d= -f2)
+  echo "bench: nodes=$nodes_n forks=${ANSIBLE_FORKS:-5} idempotent_run_s=$secs tasks_per_host=$tasks ping_s=$ping_s ratio=$(echo "scale=1; $secs / $ping_s" | bc)"
+fi
 if grep -E '^\S+\s+:\s+ok=' "$state/run2.log" | grep -vE 'changed=0\s'; then
   echo "demo: the second run changed something (not idempotent)"; exit 1
 fi

@@ -7,7 +7,7 @@ would write at registration: a Node named after the agent's node name, with the
 labels and taints of its configuration (K3s applies --node-taint and --node-label
 only at that first registration), Ready, and no nvidia.com/gpu (no GPU in the lab).
 
-    python scripts/demo_kubelet.py STATE_DIR CONTAINER
+    python scripts/demo_kubelet.py STATE_DIR CONTAINER...
 
 Runs until SIGTERM; scripts/demo.sh starts and stops it by its PID.
 """
@@ -49,7 +49,7 @@ def parse_taint(spec):
 
 
 def main():
-    state_dir, container = sys.argv[1], sys.argv[2]
+    state_dir, containers = sys.argv[1], sys.argv[2:]
     # The cluster that scripts/demo.sh started with tests/integration/kube/start.sh.
     values = kube_cluster._read_env(os.path.join(state_dir, "kube", "cluster.env"))  # pylint: disable=protected-access
     kdir = os.path.abspath(os.path.join(state_dir, "kube"))
@@ -60,25 +60,35 @@ def main():
         kubelet_cert=values["KUBE_KUBELET_CERT"], kubelet_key=values["KUBE_KUBELET_KEY"])
     stop = []
     signal.signal(signal.SIGTERM, lambda *_: stop.append(True))
-    kubelet = None
+    kubelets = {}
     while not stop:
-        state = agent_state(container)
-        if state and kubelet is None:
-            name = state["node_name"]
-            taints = [parse_taint(t) for t in state.get("node_taints") or []]
-            labels = dict(label.split("=", 1) for label in state.get("node_labels") or [])
-            kubelet = FakeKubelet(cluster, name)
-            from kubernetes.client.exceptions import ApiException  # pylint: disable=import-outside-toplevel
-            try:
-                kubelet.register(gpus=0, labels=labels, taints=taints)
-                print("demo kubelet: registered node %s (taints %s)" % (name, [t["key"] for t in taints]), flush=True)
-            except ApiException as exc:
-                if exc.status != 409:
-                    raise
-                print("demo kubelet: node %s already registered" % name, flush=True)
+        for container in containers:
+            if kubelets.get(container) is None:
+                kubelets[container] = register(cluster, container)
         time.sleep(1)
-    if kubelet is not None:
-        kubelet.close()
+    for kubelet in kubelets.values():
+        if kubelet is not None:
+            kubelet.close()
+
+
+def register(cluster, container):
+    """Register the container's node once its agent runs; None until then."""
+    state = agent_state(container)
+    kubelet = None
+    if state:
+        name = state["node_name"]
+        taints = [parse_taint(t) for t in state.get("node_taints") or []]
+        labels = dict(label.split("=", 1) for label in state.get("node_labels") or [])
+        kubelet = FakeKubelet(cluster, name)
+        from kubernetes.client.exceptions import ApiException  # pylint: disable=import-outside-toplevel
+        try:
+            kubelet.register(gpus=0, labels=labels, taints=taints)
+            print("demo kubelet: registered node %s (taints %s)" % (name, [t["key"] for t in taints]), flush=True)
+        except ApiException as exc:
+            if exc.status != 409:
+                raise
+            print("demo kubelet: node %s already registered" % name, flush=True)
+    return kubelet
 
 
 if __name__ == "__main__":
