@@ -17,7 +17,9 @@ fi
 state="${K3S_GPU_DEMO_STATE_DIR:-$REPO_ROOT/.tmp/demo}"
 # K3S_GPU_DEMO_NODES=N: N GPU-node containers instead of one (bench/site_scale.sh).
 nodes_n="${K3S_GPU_DEMO_NODES:-1}"
-nodes=(); for i in $(seq 1 "$nodes_n"); do nodes+=("k3s-gpu-demo-node$i"); done
+# K3S_GPU_DEMO_PREFIX: container names, so a benchmark can run beside a demo.
+prefix="${K3S_GPU_DEMO_PREFIX:-k3s-gpu-demo-node}"
+nodes=(); for i in $(seq 1 "$nodes_n"); do nodes+=("$prefix$i"); done
 node=${nodes[0]}
 inventory=inventories/demo
 kubelet_pid=""
@@ -38,19 +40,19 @@ tests/integration/kube/start.sh "$state/kube" >/dev/null
 # shellcheck disable=SC1091
 . "$state/kube/cluster.env"
 for i in $(seq 1 "$nodes_n"); do
-  podman run -d --name "k3s-gpu-demo-node$i" --hostname "gpu-demo-$i" --systemd=always --network=host \
+  podman run -d --name "$prefix$i" --hostname "gpu-demo-$i" --systemd=always --network=host \
     localhost/k3s-gpu-lab:debian12 /sbin/init >/dev/null
 done
-if [ "$nodes_n" -gt 1 ]; then
+if [ "$nodes_n" -gt 1 ] || [ "$prefix" != k3s-gpu-demo-node ]; then
   # The demo inventory with N hosts, and its group_vars.
   inventory="$state/inventory"; mkdir -p "$inventory"
   cp -r inventories/demo/group_vars "$inventory/"
-  python3 - "$nodes_n" > "$inventory/hosts.yml" <<'PY'
+  python3 - "$nodes_n" "$prefix" > "$inventory/hosts.yml" <<'PY'
 import sys, yaml
 doc = yaml.safe_load(open("inventories/demo/hosts.yml"))
 tmpl = doc["all"]["children"]["gpu_nodes"]["hosts"].pop("k3s-gpu-demo-node1")
 for i in range(1, int(sys.argv[1]) + 1):
-    doc["all"]["children"]["gpu_nodes"]["hosts"]["k3s-gpu-demo-node%d" % i] = dict(tmpl, k3s_gpu_node_name="gpu-demo-%d" % i)
+    doc["all"]["children"]["gpu_nodes"]["hosts"]["%s%d" % (sys.argv[2], i)] = dict(tmpl, k3s_gpu_node_name="gpu-demo-%d" % i)
 print(yaml.safe_dump(doc))
 PY
 fi
