@@ -88,7 +88,7 @@ if [ -n "${K3S_GPU_DEMO_BENCH:-}" ]; then
   pstart=$(date +%s.%N)
   ansible-playbook -i "$inventory" "$state/ping.yml" > "$state/ping.log" 2>&1
   ping_s=$(echo "$(date +%s.%N) - $pstart" | bc)
-  tasks=$(grep -E '^k3s-gpu-demo-node1\s' "$state/run2.log" | grep -oE 'ok=[0-9]+' | cut -d= -f2)
+  tasks=$(grep -E "^${prefix}1\\s" "$state/run2.log" | grep -oE 'ok=[0-9]+' | cut -d= -f2)
   echo "bench: nodes=$nodes_n forks=${ANSIBLE_FORKS:-5} idempotent_run_s=$secs tasks_per_host=$tasks ping_s=$ping_s ratio=$(echo "scale=1; $secs / $ping_s" | bc)"
 fi
 if grep -E '^\S+\s+:\s+ok=' "$state/run2.log" | grep -vE 'changed=0\s'; then
