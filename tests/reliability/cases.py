@@ -78,7 +78,9 @@ def _cuda(case_id, shown, expect, runner="node", rollback=False, **overrides):
     v.update(overrides)
     for k in [k for k, val in v.items() if val is _MISSING]:
         del v[k]
-    return BadInput(case_id, "cuda_driver", shown, expect, runner=runner, vars=v, rollback=rollback,
+    # A case that changes the node (and rolls back) runs alone, with a snapshot of its own.
+    return BadInput(case_id, "cuda_driver", shown, expect, runner="alone" if rollback else runner, vars=v,
+                    rollback=rollback,
                     note="added the repository, then removed it (rollback)" if rollback else "")
 
 
@@ -169,7 +171,7 @@ BAD_INPUTS = [
     _cuda("cuda-secure-boot", "secure boot on, modules not signed (SecureBoot EFI variable = 1)",
           r"Secure boot is on .*enroll\s+DKMS's signing key .*cuda_driver_secure_boot_signed=true", runner="alone"),
     _cuda("cuda-unsupported-os", "unsupported OS (/etc/os-release of Rocky Linux 9)",
-          r"cuda_driver supports Debian 12, Debian 13, Ubuntu 22\.04 and Ubuntu 24\.04 .*this host runs Rocky 9",
+          r"cuda_driver supports Debian 12, Debian 13, Ubuntu 22\.04 and Ubuntu 24\.04 .*this host runs Rocky[ A-Za-z]* 9\.4 .*Run the role on a supported OS",
           runner="alone"),
     # --- container_toolkit ------------------------------------------------------------------
     _ctk("ctk-version-latest", "container_toolkit_version: latest",
@@ -183,9 +185,9 @@ BAD_INPUTS = [
     _ctk("ctk-repo-ftp", "container_toolkit_repo_url: ftp://mirror.lab.invalid/deb",
          r"container_toolkit_repo_url \(ftp://mirror\.lab\.invalid/deb\).*must be http\(s\):// URLs",
          container_toolkit_repo_url="ftp://mirror.lab.invalid/deb"),
-    _ctk("ctk-path-relative", "container_toolkit_containerd_config: containerd.toml (relative)",
+    _ctk("ctk-path-relative", "container_toolkit_containerd_config: containerd.toml (relative; runtime containerd)",
          r"These paths must be absolute file paths: \['containerd\.toml'\]",
-         container_toolkit_containerd_config="containerd.toml"),
+         container_toolkit_runtime="containerd", container_toolkit_containerd_config="containerd.toml"),
     # --- gpu_operator (controller, real kube-apiserver) ---------------------------------
     _op("op-chart-latest", "gpu_operator_chart_version: latest",
         r"gpu_operator_chart_version must be a pinned chart version .*got 'latest'", gpu_operator_chart_version="latest"),

@@ -22,6 +22,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 import uuid
 
 import pytest
@@ -147,8 +148,22 @@ def start_node(tag: str, firmware: str | None = None, release: str = "debian12")
         subprocess.run(["podman", "run", "-d", "--systemd=always", "--network=host", "--name", name,
                         "--label", "k3s-gpu-lab=test", "--security-opt", "unmask=/sys/firmware",
                         "-v", "%s:/sys/firmware" % firmware, image], check=True, stdout=subprocess.DEVNULL)
-        lab.podman_exec(name, "systemctl is-system-running --wait || true", check=False, timeout=90)
+    wait_booted(name)
     return Node(name, firmware, tag, release)
+
+
+def wait_booted(name: str, timeout: float = 180) -> None:
+    """Until systemd says running/degraded and has no job left (a snapshot taken while the
+    boot goes on would see services starting)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        out = lab.podman_exec(name, "systemctl is-system-running; systemctl list-jobs --no-legend | wc -l",
+                              check=False).stdout.split()
+        if len(out) == 2 and out[0] in ("running", "degraded") and out[1] == "0":
+            time.sleep(1)
+            return
+        time.sleep(0.5)
+    raise AssertionError("%s did not finish booting in %.0f s" % (name, timeout))
 
 
 def remove_node(node: Node, keep_firmware: bool = False) -> None:
@@ -283,8 +298,6 @@ def _whole_suite(session) -> bool:
         path = os.path.abspath(arg.split("::")[0])
         if "::" in arg or path != os.path.abspath(HERE):
             return False
-    ran = session.testscollected - session.testsfailed
-    del ran
     return _STATE.get("collected", 0) > 0 and not session.shouldstop and not session.shouldfail
 
 
