@@ -13,7 +13,7 @@ export PY_COLORS := 0
 export ANSIBLE_NOCOLOR := 1
 STAGE := scripts/stage.sh
 
-.PHONY: help setup lock lint sanity unit lab-images kube-bins mirror integration molecule build demo test bench clean
+.PHONY: help setup lock lint sanity unit lab-images kube-bins mirror integration reliability molecule build demo test bench clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -45,6 +45,9 @@ mirror: setup ## Build the vendor mirror tree with its stand-ins (cached)
 
 integration: setup lab-images kube-bins mirror ## Tests against the real kube-apiserver, the lab and the mirror
 	@$(STAGE) integration scripts/pytest.sh integration tests/integration
+
+reliability: setup lab-images kube-bins mirror ## Bad inputs, injected faults and leak checks (writes docs/reliability.md)
+	@$(STAGE) reliability scripts/pytest.sh reliability tests/reliability
 
 molecule: setup lab-images mirror ## Every molecule scenario on Debian systemd containers
 	@$(STAGE) molecule scripts/molecule.sh

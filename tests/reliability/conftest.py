@@ -218,7 +218,7 @@ def _cell(text) -> str:
 
 
 def _table(headers: list[str], keys: list[str], rows: list[dict]) -> list[str]:
-    out = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    out = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _header in headers) + "|"]
     for r in rows:
         out.append("| " + " | ".join(_cell(r.get(k, "")) for k in keys) + " |")
     return out

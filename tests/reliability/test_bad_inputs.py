@@ -150,7 +150,7 @@ def run_site(case, node, mirror, kube, workdir, helm_env) -> dict:
         "gpu_operator_helm_binary": kube.helm,
         "gpu_operator_wait_timeout": 30,
     })
-    group_vars.update({k: v for k, v in cases.CUDA_OK.items()})
+    group_vars.update(dict(cases.CUDA_OK))
     two = case.vars.get("rel_two_controllers")
     for k, v in case.vars.items():
         if v is cases.MISSING:

@@ -21,7 +21,6 @@ import threading
 import time
 import uuid
 
-import pytest
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
