@@ -7,7 +7,7 @@ cd "$REPO_ROOT"
 "$REPO_ROOT/tests/lab/mirror/start.sh" >/dev/null
 trap '"$REPO_ROOT/tests/lab/mirror/stop.sh" >/dev/null' EXIT
 # shellcheck disable=SC1091
-. "$REPO_ROOT/.tmp/mirror/env"
+. "${LAB_MIRROR_STATE:-$REPO_ROOT/.tmp/mirror}/env"
 export LAB_MIRROR_URL
 scenarios=("$@")
 if [ ${#scenarios[@]} -eq 0 ]; then
