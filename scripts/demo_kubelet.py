@@ -51,13 +51,7 @@ def parse_taint(spec):
 def main():
     state_dir, containers = sys.argv[1], sys.argv[2:]
     # The cluster that scripts/demo.sh started with tests/integration/kube/start.sh.
-    values = kube_cluster._read_env(os.path.join(state_dir, "kube", "cluster.env"))  # pylint: disable=protected-access
-    kdir = os.path.abspath(os.path.join(state_dir, "kube"))
-    cluster = kube_cluster.KubeCluster(
-        state_dir=kdir, bin_dir=values["KUBE_BIN_DIR"], kubeconfig=os.path.join(kdir, "kubeconfig"),
-        kubeconfig_limited=os.path.join(kdir, "kubeconfig-limited"), server=values["KUBE_SERVER"],
-        ca_file=values["KUBE_CA"], etcd_url=values["KUBE_ETCD_URL"], limited_token=values["KUBE_LIMITED_TOKEN"],
-        kubelet_cert=values["KUBE_KUBELET_CERT"], kubelet_key=values["KUBE_KUBELET_KEY"])
+    cluster = kube_cluster.load(os.path.join(state_dir, "kube"))
     stop = []
     signal.signal(signal.SIGTERM, lambda *_: stop.append(True))
     kubelets = {}

@@ -148,6 +148,11 @@ def start(state_dir: str, bin_dir: str | None = None, attempts: int = 3) -> Kube
                       % (shlex.join([START_SH, state_dir]), proc.returncode, proc.stdout, proc.stderr))
     else:
         raise KubeHarnessError("\n".join(errors))
+    return load(state_dir)
+
+
+def load(state_dir: str) -> KubeCluster:
+    """The cluster that ``start.sh STATE_DIR`` started, from its ``cluster.env``."""
     values = _read_env(os.path.join(state_dir, "cluster.env"))
     return KubeCluster(
         state_dir=os.path.abspath(state_dir),
