@@ -11,19 +11,25 @@ set -euo pipefail
 # deb822_repository, gnupg for keys, kmod/procps for modules and ps checks.
 INCLUDE="systemd,systemd-sysv,dbus,python3,python3-apt,python3-debian,sudo,gnupg,ca-certificates,kmod,procps,iproute2,zstd"
 declare -A SUITE=([debian12]=bookworm [debian13]=trixie)
+# Debian's packages come from this machine's own Debian mirror (its first apt source that
+# serves "<its release> main"; apt prints the URIs without downloading), or LAB_DEBIAN_MIRROR.
+host_release=$(. /etc/os-release && echo "$VERSION_CODENAME")
+MIRROR=${LAB_DEBIAN_MIRROR:-$(apt-get --print-uris update 2>/dev/null \
+  | grep -oE "^'[^' ]+/dists/$host_release/main/binary-" | head -1 | sed -E "s|^'||; s|/dists/.*||")}
+[ -n "$MIRROR" ] || { echo "images.sh: no apt source of this machine serves $host_release main; set LAB_DEBIAN_MIRROR to a Debian mirror URL"; exit 1; }
 releases=("${@:-debian12}")
 [ "${1:-}" = "all" ] && releases=(debian12 debian13)
 
 build_one() {
   local name=$1 suite=${SUITE[$1]}
-  local key; key=$(printf '%s\n%s\n%s\n' "$INCLUDE" "$suite" "$(cat "$0")" | sha256sum | cut -c1-16)
+  local key; key=$(printf '%s\n%s\n%s\n%s\n' "$INCLUDE" "$suite" "$MIRROR" "$(cat "$0")" | sha256sum | cut -c1-16)
   local tarball="$K3S_GPU_CACHE/images/$name-$key.tar"
   local image="localhost/k3s-gpu-lab:$name"
   local start; start=$(date +%s)
   if [ ! -f "$tarball" ]; then
     local root; root=$(mktemp -d "${TMPDIR:-/tmp}/k3s-gpu-lab-$name.XXXXXX")
     echo "debootstrap $suite into $root"
-    debootstrap --variant=minbase --include="$INCLUDE" "$suite" "$root" http://deb.debian.org/debian >"$root.log" 2>&1 \
+    debootstrap --variant=minbase --include="$INCLUDE" "$suite" "$root" "$MIRROR" >"$root.log" 2>&1 \
       || { tail -20 "$root.log"; rm -rf "$root"; exit 1; }
     # Containers have no console getty; a machine-id is made on first boot.
     rm -f "$root/etc/machine-id"; : > "$root/etc/machine-id"
