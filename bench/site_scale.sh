@@ -9,7 +9,8 @@ export PATH="$PWD/.venv/bin:$PATH" ANSIBLE_CONFIG="$PWD/ansible.cfg" ANSIBLE_FOR
 declare -A secs
 for n in "${@:-1 8}"; do
   for m in $n; do
-    out=$(K3S_GPU_DEMO_PREFIX=k3s-gpu-bench-node K3S_GPU_DEMO_NODES=$m K3S_GPU_DEMO_BENCH=1 K3S_GPU_DEMO_STATE_DIR="$PWD/.tmp/bench-$m" scripts/demo.sh)
+    # All nodes in one batch (the demo inventory rolls one node at a time).
+    out=$(K3S_GPU_DEMO_ARGS="-e k3s_gpu_serial=100%" K3S_GPU_DEMO_PREFIX=k3s-gpu-bench-node K3S_GPU_DEMO_NODES=$m K3S_GPU_DEMO_BENCH=1 K3S_GPU_DEMO_STATE_DIR="$PWD/.tmp/bench-$m" scripts/demo.sh)
     line=$(grep '^bench:' <<<"$out")
     echo "$line"
     grep -q "changed=0 on all" <<<"$out" || echo "bench: nodes=$m: the second run was not changed=0"

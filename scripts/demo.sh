@@ -5,15 +5,25 @@
 # systemd container as the GPU node, and a stand-in for that node's kubelet
 # (registers the node when the K3s agent runs; see scripts/demo_kubelet.py).
 #
-#   scripts/demo.sh [--from-installed COLLECTIONS_PATH]   (make build uses the latter)
+#   scripts/demo.sh [--from-installed COLLECTIONS_PATH]   (make test uses the latter)
+#
+# K3S_GPU_DEMO_ARGS: more ansible-playbook arguments for both site.yml runs.
+# K3S_GPU_DEMO_DAY2=1: then run the day-2 playbooks on the lab: upgrade.yml (K3s
+# v1.36.3 to v1.36.4, cordon, drain, uncordon), then reset.yml (node deleted from
+# the cluster, agent removed), each checked on the node and through the API.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 cd "$REPO_ROOT"
-playbook=playbooks/site.yml
+pb_dir=playbooks
 if [ "${1:-}" = "--from-installed" ]; then
   export ANSIBLE_COLLECTIONS_PATH="$2"
-  playbook=k3s_gpu.node.site
+  pb_dir=""
 fi
+# A playbook of the checkout, or of the installed collection by its FQCN.
+pb() { if [ -n "$pb_dir" ]; then echo "$pb_dir/$1.yml"; else echo "k3s_gpu.node.$1"; fi; }
+playbook=$(pb site)
+extra_args=()
+read -r -a extra_args <<< "${K3S_GPU_DEMO_ARGS:-}"
 state="${K3S_GPU_DEMO_STATE_DIR:-$REPO_ROOT/.tmp/demo}"
 # K3S_GPU_DEMO_NODES=N: N GPU-node containers instead of one (bench/site_scale.sh).
 nodes_n="${K3S_GPU_DEMO_NODES:-1}"
@@ -66,16 +76,18 @@ export K3S_GPU_DEMO_STATE="$state" LAB_MIRROR_URL K3S_GPU_DEMO_SERVER="$KUBE_SER
   K3S_GPU_DEMO_HELM="$KUBE_BIN_DIR/helm"
 for n in "${nodes[@]}"; do podman exec "$n" systemctl is-system-running --wait >/dev/null || true; done
 
+# Busy CPU seconds of the whole machine (all cores), for the benchmark's figures.
+cpu_busy() { awk '/^cpu /{printf "%.1f\n", ($2+$3+$4+$7+$8)/100}' /proc/stat; }
 for run in 1 2; do
   echo "== site.yml, run $run"
-  start=$(date +%s)
+  start=$(date +%s); cpu_start=$(cpu_busy)
   set +e
-  ansible-playbook -i "$inventory" "$playbook" > "$state/run$run.log" 2>&1
+  ansible-playbook -i "$inventory" "$playbook" "${extra_args[@]}" > "$state/run$run.log" 2>&1
   rc=$?
   set -e
   # What changed, what failed, and what was skipped for lack of a GPU.
   grep -E '^(changed|fatal|failed):|SKIPPED \(not passed\)' "$state/run$run.log" | cut -c1-200 || true
-  secs=$(( $(date +%s) - start ))
+  secs=$(( $(date +%s) - start )); cpu_s=$(echo "$(cpu_busy) - $cpu_start" | bc)
   echo "== run $run: rc=$rc in ${secs}s"
   sed -n '/PLAY RECAP/,$p' "$state/run$run.log"
   [ "$rc" -eq 0 ] || { echo "demo: site.yml run $run failed (log: $state/run$run.log)"; exit 1; }
@@ -89,7 +101,7 @@ if [ -n "${K3S_GPU_DEMO_BENCH:-}" ]; then
   ansible-playbook -i "$inventory" "$state/ping.yml" > "$state/ping.log" 2>&1
   ping_s=$(echo "$(date +%s.%N) - $pstart" | bc)
   tasks=$(grep -E "^${prefix}1\\s" "$state/run2.log" | grep -oE 'ok=[0-9]+' | cut -d= -f2)
-  echo "bench: nodes=$nodes_n forks=${ANSIBLE_FORKS:-5} idempotent_run_s=$secs tasks_per_host=$tasks ping_s=$ping_s ratio=$(echo "scale=1; $secs / $ping_s" | bc)"
+  echo "bench: nodes=$nodes_n forks=${ANSIBLE_FORKS:-5} idempotent_run_s=$secs tasks_per_host=$tasks ping_s=$ping_s ratio=$(echo "scale=1; $secs / $ping_s" | bc) machine_cpu_busy_s=$cpu_s cores=$(nproc)"
 fi
 if grep -E '^\S+\s+:\s+ok=' "$state/run2.log" | grep -vE 'changed=0\s'; then
   echo "demo: the second run changed something (not idempotent)"; exit 1
@@ -113,3 +125,45 @@ echo "  node packages: $(podman exec "$node" dpkg-query -W -f '${Package}=${Vers
   nvidia-driver-cuda nvidia-container-toolkit 2>/dev/null)"
 echo "  k3s-agent: $(podman exec "$node" systemctl is-active k3s-agent), $(podman exec "$node" /usr/local/bin/k3s --version | head -1)"
 echo "demo: site.yml converged, then changed=0 on all $hosts hosts"
+
+[ -n "${K3S_GPU_DEMO_DAY2:-}" ] || exit 0
+# Day 2 on the first node: what upgrade.yml and reset.yml did, read back from the
+# node and from the API server (not from the playbooks' own output).
+node_api() {  # the node's spec.unschedulable and taints, or "absent"
+  python - "$state/kube/kubeconfig" "$1" <<'PY'
+import sys
+from kubernetes import client, config
+from kubernetes.client.exceptions import ApiException
+config.load_kube_config(sys.argv[1])
+try:
+    n = client.CoreV1Api().read_node(sys.argv[2])
+except ApiException as exc:
+    print("absent" if exc.status == 404 else "error %s" % exc.status)
+else:
+    print("unschedulable=%s taints=%s" % (bool(n.spec.unschedulable), sorted(t.key for t in n.spec.taints or [])))
+PY
+}
+day2() {  # name log args...
+  local name=$1 log=$2; shift 2
+  echo "== $name"
+  if ! ansible-playbook -i "$inventory" --limit "$node" "$@" > "$state/$log" 2>&1; then
+    tail -30 "$state/$log"; echo "demo: $name failed (log: $state/$log)"; exit 1
+  fi
+  sed -n '/PLAY RECAP/,$p' "$state/$log" | grep -E '^\S+\s+:'
+}
+node_name=gpu-demo-1
+day2 "upgrade.yml: K3s v1.36.3+k3s1 -> v1.36.4+k3s1" upgrade.log "$(pb upgrade)" -e k3s_agent_version=v1.36.4+k3s1
+version=$(podman exec "$node" /usr/local/bin/k3s --version | head -1)
+api=$(node_api "$node_name")
+echo "  after upgrade: $version; k3s-agent $(podman exec "$node" systemctl is-active k3s-agent); node $api"
+grep -q 'v1.36.4+k3s1' <<<"$version" || { echo "demo: upgrade.yml did not install v1.36.4+k3s1"; exit 1; }
+[ "$api" = "unschedulable=False taints=['nvidia.com/gpu']" ] \
+  || { echo "demo: after upgrade.yml the node should be uncordoned and keep its GPU taint"; exit 1; }
+day2 "reset.yml: drain, delete the node, remove the agent" reset.log "$(pb reset)"
+api=$(node_api "$node_name")
+unit=$(podman exec "$node" systemctl is-active k3s-agent || true)
+binary=$(podman exec "$node" sh -c 'ls /usr/local/bin/k3s /etc/rancher/k3s/config.yaml 2>/dev/null' || true)
+echo "  after reset: node $api; k3s-agent ${unit:-unknown}; files left: ${binary:-none}"
+[ "$api" = absent ] && [ "$unit" != active ] && [ -z "$binary" ] \
+  || { echo "demo: reset.yml left the node registered or the agent installed"; exit 1; }
+echo "demo: upgrade.yml and reset.yml did what they say"

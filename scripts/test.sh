@@ -13,10 +13,10 @@ make --no-print-directory setup || { echo "setup failed"; exit 1; }
 # reliability: the bad-input, fault and leak matrix; it writes docs/reliability.md
 # only when every case passed, and a failed case fails the run.
 for t in lint sanity unit build integration reliability molecule; do run "$t"; done
-# The demo (site.yml twice on the local lab), from the collection that `make build`
-# installed from its tarball, as a user would run it.
+# The demo (site.yml twice on the local lab, then upgrade.yml and reset.yml), from
+# the collection that `make build` installed from its tarball, as a user would run it.
 make --no-print-directory lab-images kube-bins mirror >/dev/null
-scripts/stage.sh demo scripts/demo.sh --from-installed "$REPO_ROOT/.tmp/build/installed" || failed+=(demo)
+K3S_GPU_DEMO_DAY2=1 scripts/stage.sh demo scripts/demo.sh --from-installed "$REPO_ROOT/.tmp/build/installed" || failed+=(demo)
 scripts/stage.sh leftovers scripts/leftovers.sh || failed+=(leftovers)
 echo
 echo "==================== make test summary ===================="
