@@ -169,7 +169,7 @@ BAD_INPUTS = [
     _cuda("cuda-source-bogus", "cuda_driver_source: runfile",
           r"cuda_driver_source must be one of: nvidia_repo, distro, preinstalled", cuda_driver_source="runfile"),
     _cuda("cuda-distro-mirror-ftp", "cuda_driver_distro_mirror_url: ftp://mirror.lab.invalid/debian",
-          r"set cuda_driver_distro_mirror_url to your Debian mirror \(an http\(s\):// URL; got\s+'ftp://mirror\.lab\.invalid/debian'\)",
+          r"cuda_driver_distro_mirror_url is not an http\(s\):// URL: set cuda_driver_distro_mirror_url to your Debian mirror \(an http\(s\):// URL; got\s+'ftp://mirror\.lab\.invalid/debian'\)",
           cuda_driver_manage_distro_components=True, cuda_driver_distro_mirror_url="ftp://mirror.lab.invalid/debian"),
     _cuda("cuda-secure-boot", "secure boot on, modules not signed (SecureBoot EFI variable = 1)",
           r"Secure boot is on .*enroll\s+DKMS's signing key .*cuda_driver_secure_boot_signed=true", runner="alone"),
