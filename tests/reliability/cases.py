@@ -169,8 +169,13 @@ BAD_INPUTS = [
     _cuda("cuda-source-bogus", "cuda_driver_source: runfile",
           r"cuda_driver_source must be one of: nvidia_repo, distro, preinstalled", cuda_driver_source="runfile"),
     _cuda("cuda-distro-mirror-ftp", "cuda_driver_distro_mirror_url: ftp://mirror.lab.invalid/debian",
-          r"cuda_driver_distro_mirror_url is not an http\(s\):// URL: set cuda_driver_distro_mirror_url to your Debian mirror \(an http\(s\):// URL; got\s+'ftp://mirror\.lab\.invalid/debian'\)",
+          r"cuda_driver_distro_mirror_url is not an http\(s\):// URL: set cuda_driver_distro_mirror_url to your Debian mirror"
+          r" \(an http\(s\):// URL; got\s+'ftp://mirror\.lab\.invalid/debian'\)",
           cuda_driver_manage_distro_components=True, cuda_driver_distro_mirror_url="ftp://mirror.lab.invalid/debian"),
+    _cuda("cuda-no-debian-source", "no apt source serves Debian bookworm main (cuda_driver_distro_mirror_url empty)",
+          r"No apt source on \S+ serves Debian bookworm main, so the role cannot tell which Debian mirror to add\s+contrib"
+          r" from: set cuda_driver_distro_mirror_url to your Debian mirror",
+          runner="alone", cuda_driver_manage_distro_components=True),
     _cuda("cuda-secure-boot", "secure boot on, modules not signed (SecureBoot EFI variable = 1)",
           r"Secure boot is on .*enroll\s+DKMS's signing key .*cuda_driver_secure_boot_signed=true", runner="alone"),
     _cuda("cuda-unsupported-os", "unsupported OS (/etc/os-release of Rocky Linux 9)",

@@ -108,7 +108,7 @@ def api_batch(kube_cluster, mirror, workdir, helm_env):
 
 
 def run_alone(case, node, mirror, workdir) -> dict:
-    """A case that needs the node prepared: secure boot on, or another OS."""
+    """A case that needs the node prepared: secure boot on, another OS, or no apt source."""
     inventory = os.path.join(workdir, "alone-%s.yml" % case.id)
     hv = node.host(**case_host_vars(case, mirror.url))
     efivar = os.path.join(node.firmware, SECURE_BOOT_VAR)
@@ -120,9 +120,15 @@ def run_alone(case, node, mirror, workdir) -> dict:
         elif case.id == "cuda-unsupported-os":
             node.exec("mv /etc/os-release /etc/os-release.rel-saved && mv /etc/debian_version "
                       "/etc/debian_version.rel-saved && cat > /etc/os-release <<'EOF'\n%sEOF" % OS_RELEASE_ROCKY)
+        elif case.id == "cuda-no-debian-source":
+            node.exec("mkdir /root/rel-apt-saved && mv /etc/apt/sources.list /etc/apt/sources.list.d "
+                      "/root/rel-apt-saved/ && mkdir /etc/apt/sources.list.d")
         run, state_diff = _run_batch({case.id: hv}, inventory, node.snapshot)
         return _outcome(run, case.id, state_diff)
     finally:
+        if case.id == "cuda-no-debian-source":
+            node.exec("[ ! -d /root/rel-apt-saved ] || { rm -rf /etc/apt/sources.list.d && "
+                      "mv /root/rel-apt-saved/* /etc/apt/ && rmdir /root/rel-apt-saved; }", check=False)
         if os.path.exists(efivar):
             os.unlink(efivar)
         if case.id == "cuda-unsupported-os":
