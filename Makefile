@@ -13,12 +13,15 @@ export PY_COLORS := 0
 export ANSIBLE_NOCOLOR := 1
 STAGE := scripts/stage.sh
 
-.PHONY: help setup lock lint sanity unit lab-images kube-bins mirror integration reliability molecule build demo test bench clean
+.PHONY: help system-deps setup lock lint sanity unit lab-images kube-bins mirror integration reliability molecule build demo test bench clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
-setup: ## Project virtualenv (cached, pinned) and the collection on the collections path
+system-deps: ## Install the Debian packages the lab and the builds need (as root), or name them
+	@$(STAGE) system-deps scripts/system-deps.sh
+
+setup: system-deps ## Project virtualenv (cached, pinned) and the collection on the collections path
 	@$(STAGE) setup scripts/setup-venv.sh
 
 lock: ## Re-pin tests/constraints.txt from tests/requirements-dev.txt
@@ -37,7 +40,7 @@ unit: setup ## pytest unit tests (parsers, modules)
 lab-images: setup ## Debian 12/13 systemd images for podman (cached)
 	@$(STAGE) lab-images tests/lab/images.sh all
 
-kube-bins: ## kube-apiserver, etcd and helm built from pinned Go modules (cached)
+kube-bins: system-deps ## kube-apiserver, etcd and helm built from pinned Go modules (cached)
 	@$(STAGE) kube-bins tests/integration/kube/build.sh
 
 mirror: setup ## Build the vendor mirror tree with its stand-ins (cached)

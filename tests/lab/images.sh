@@ -14,8 +14,9 @@ declare -A SUITE=([debian12]=bookworm [debian13]=trixie)
 # Debian's packages come from this machine's own Debian mirror (its first apt source that
 # serves "<its release> main"; apt prints the URIs without downloading), or LAB_DEBIAN_MIRROR.
 host_release=$(. /etc/os-release && echo "$VERSION_CODENAME")
-MIRROR=${LAB_DEBIAN_MIRROR:-$(apt-get --print-uris update 2>/dev/null \
-  | grep -oE "^'[^' ]+/dists/$host_release/main/binary-" | head -1 | sed -E "s|^'||; s|/dists/.*||")}
+# (`|| true`: no match must reach the clear message below, not end the script under pipefail.)
+MIRROR=${LAB_DEBIAN_MIRROR:-$( (apt-get --print-uris update 2>/dev/null || true) \
+  | grep -oE "^'[^' ]+/dists/$host_release/main/binary-" | sed -n '1{s|^'"'"'||; s|/dists/.*||; p}' || true)}
 [ -n "$MIRROR" ] || { echo "images.sh: no apt source of this machine serves $host_release main; set LAB_DEBIAN_MIRROR to a Debian mirror URL"; exit 1; }
 releases=("${@:-debian12}")
 [ "${1:-}" = "all" ] && releases=(debian12 debian13)

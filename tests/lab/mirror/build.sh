@@ -96,12 +96,19 @@ for v in 1.17.8 1.20.0; do nct_bins "$v"; done
 python3 "$here/build_mirror.py" "$tmp/tree" "$gnupg" "$tmp/k3s-bin" "$tmp/nct-bin" >&2
 rm -rf "$out"
 mv "$tmp/tree" "$out"
-touch "$out/.complete"
 # Old trees of earlier inputs: keep the three newest and any tree a running mirror serves.
-in_use="$(cat "$REPO_ROOT"/.tmp/mirror*/env 2>/dev/null | sed -n 's/^LAB_MIRROR_ROOT=//p')"
-# shellcheck disable=SC2012
-ls -1dt "$K3S_GPU_CACHE"/mirror-????????????????/ 2>/dev/null | tail -n +4 | while read -r old; do
-  grep -qF "${old%/}/www" <<<"$in_use" || rm -rf "$old"
+# No running mirror (a fresh clone) is the common case, not an error: read only the env
+# files that exist, so that `set -e` cannot end the script here.
+in_use=""
+for envf in "$REPO_ROOT"/.tmp/mirror*/env; do
+  if [ -f "$envf" ]; then in_use+="$(sed -n 's/^LAB_MIRROR_ROOT=//p' "$envf")"$'\n'; fi
 done
+# shellcheck disable=SC2012
+old_trees="$(ls -1dt "$K3S_GPU_CACHE"/mirror-????????????????/ 2>/dev/null | tail -n +4 || true)"
+for old in $old_trees; do
+  if [ "${old%/}" != "$out" ] && ! grep -qF "${old%/}/www" <<<"$in_use"; then rm -rf "$old"; fi
+done
+# Marked complete last: a tree is reused only when every step above succeeded.
+touch "$out/.complete"
 echo "mirror tree built: $out (cold, $(elapsed "$start")s)" >&2
 echo "$out"
