@@ -45,4 +45,8 @@ build_one() {
   echo "image $image ($key) ready in $(( $(date +%s) - start ))s"
 }
 
+# One build at a time per cache (checkouts, worktrees and CI jobs share it).
+mkdir -p "$K3S_GPU_CACHE"
+exec 9>"$K3S_GPU_CACHE/images-build.lock"
+flock 9
 for r in "${releases[@]}"; do build_one "$r"; done

@@ -37,6 +37,17 @@ fi
 
 command -v go >/dev/null || { echo "build.sh: go is not installed (need Go >= 1.26)" >&2; exit 1; }
 
+# One build at a time per cache (checkouts, worktrees and CI jobs share it): a second
+# caller waits here, then finds the binaries the first one built.
+mkdir -p "$K3S_GPU_CACHE"
+exec 9>"$K3S_GPU_CACHE/kube-bin-build.lock"
+flock 9
+if [ "${KUBE_BUILD_FORCE:-0}" != 1 ] && [ -x "$out/kube-apiserver" ] && [ -x "$out/etcd" ] && [ -x "$out/helm" ]; then
+  echo "kube binaries up to date in $out (built by another process)" >&2
+  link_out
+  exit 0
+fi
+
 export GOMODCACHE="$K3S_GPU_CACHE/go/mod"
 export GOCACHE="$K3S_GPU_CACHE/go/build"
 export GOFLAGS="-trimpath -mod=readonly"
