@@ -20,10 +20,10 @@ description:
     no GPU to need a reset, a reboot or service right now (NVML's GPU recovery action, rows pending
     remapping or a remapping failure, pages pending retirement, unrepairable memory, a pending channel or
     TPC repair, an NVSwitch fabric that did not finish registering). Xid events in the kernel log
-    (C(dmesg)) and volatile uncorrectable ECC counts are returned as warnings, not failures: they stay
+    (C(dmesg)) and volatile uncorrectable ECC counts are returned as warnings, not failures, since they stay
     after the GPU was reset.
-  - V(device_query) runs deviceQuery and requires C(Result = PASS) and at least one CUDA device. Which
-    deviceQuery: O(device_query_path) when set; with O(build=true) the small source bundled with the
+  - V(device_query) runs deviceQuery and requires C(Result = PASS) and at least one CUDA device. The
+    deviceQuery it runs is O(device_query_path) when set; with O(build=true) the small source bundled with the
     module, compiled with nvcc; with O(build=false) the CUDA demo suite's (or C(deviceQuery) on E(PATH)).
     When O(build) is not set, the demo suite's if it is installed, else the bundled one when nvcc is found,
     else the check is not run and its result says why (skipped, with the reason). It then fails instead

@@ -235,7 +235,7 @@ ansible_facts:
                   ecc_volatile_uncorrectable (sum of the volatile uncorrectable ECC counters),
                   unrepairable_memory, channel_repair_pending, tpc_repair_pending.
               type: dict
-              sample: {recovery_action: None, remapped_rows_pending: "No", remapped_rows_failure: "No",
+              sample: {recovery_action: null, remapped_rows_pending: "No", remapped_rows_failure: "No",
                        retired_pages_pending_retirement: null, ecc_volatile_uncorrectable: 0}
 """
 
