@@ -397,7 +397,7 @@ def check_device_query(module):
         elif not find_nvcc(module, params["nvcc_path"]):
             reason = _device_query_unavailable(module)
             if "gpu_health" not in params["checks"]:
-                return _result(reason="device_query: %s; or select the gpu_health check, which needs only the driver"
+                return _result(reason="%s; or select the gpu_health check, which needs only the driver"
                                       % reason)
             return _result(skipped=True, reason="%s; the gpu_health check covers this node's GPUs" % reason)
     if source:
