@@ -41,6 +41,11 @@ DRIVER_NOT_LOADED_MARKERS = (
     "nvidia driver is not loaded",
 )
 NO_DEVICES_MARKER = "no devices were found"
+# "Failed to initialize NVML: Driver/library version mismatch": the user-space libraries were
+# upgraded and the old kernel module is still loaded (nvidia-smi exits 18).
+VERSION_MISMATCH_MARKER = "driver/library version mismatch"
+# Where nvidia-smi is looked for after PATH (the GPU Operator's and some cloud images' driver root).
+NVIDIA_SMI_DIRS = ["/usr/local/nvidia/bin"]
 
 COMPUTE_CAP_QUERY = ["--query-gpu=index,pci.bus_id,compute_cap", "--format=csv,noheader"]
 
@@ -132,6 +137,39 @@ def _compute_capability(gpu):
     return None
 
 
+def _counter(element, path):
+    """An error counter ('0', '12'); None where nvidia-smi prints N/A."""
+    return _number(_text(element, path))
+
+
+def _health(gpu):
+    """The fields of `nvidia-smi -q -x` that say whether a GPU needs a reset, a reboot or service.
+
+    Names as nvidia-smi 5xx prints them (tests/unit/fixtures/nvidia-smi/h200-1gpu-q.xml, driver 580):
+    gpu_recovery_action (NVML's GPU recovery action: None, Reset, Reboot, Drain_P2P,
+    Drain_and_Reset), remapped_rows (Ampere and newer), retired_pages (older GPUs), ecc_errors.
+    Values nvidia-smi prints as N/A are None.
+    """
+    ecc = gpu.find("ecc_errors")
+    volatile = ecc.find("volatile") if ecc is not None else None
+    uncorrectable = [_counter(volatile, name) for name in
+                     ("dram_uncorrectable", "sram_uncorrectable_parity", "sram_uncorrectable_secded",
+                      "sram_uncorrectable", "double_bit/total")]
+    uncorrectable = [value for value in uncorrectable if value is not None]
+    return {
+        "recovery_action": _text(gpu, "gpu_recovery_action"),
+        "remapped_rows_pending": _text(gpu, "remapped_rows/remapped_row_pending"),
+        "remapped_rows_failure": _text(gpu, "remapped_rows/remapped_row_failure"),
+        "remapped_rows_uncorrectable": _counter(gpu, "remapped_rows/remapped_row_unc"),
+        "retired_pages_pending_blacklist": _text(gpu, "retired_pages/pending_blacklist"),
+        "retired_pages_pending_retirement": _text(gpu, "retired_pages/pending_retirement"),
+        "ecc_volatile_uncorrectable": sum(uncorrectable) if uncorrectable else None,
+        "unrepairable_memory": _text(ecc, "unrepairable_memory"),
+        "channel_repair_pending": _text(ecc, "channel_repair_pending"),
+        "tpc_repair_pending": _text(ecc, "tpc_repair_pending"),
+    }
+
+
 def _gpu(gpu, index):
     clocks = gpu.find("max_clocks")
     power = gpu.find("gpu_power_readings")
@@ -176,6 +214,7 @@ def _gpu(gpu, index):
             "state": _text(gpu, "fabric/state"),
             "status": _text(gpu, "fabric/status"),
         },
+        "health": _health(gpu),
     }
 
 
@@ -239,13 +278,15 @@ def needs_compute_caps(facts):
 
 
 def classify_failure(rc, stdout, stderr):
-    """Name a failed nvidia-smi run: 'driver_not_loaded', 'no_devices' or None (unknown).
+    """Name a failed nvidia-smi run: 'driver_not_loaded', 'no_devices', 'version_mismatch' or None (unknown).
 
     Returns (kind, message) where message is nvidia-smi's own first line of explanation.
     """
     text = "%s\n%s" % (stdout or "", stderr or "")
     lowered = text.lower()
     message = " ".join(line.strip() for line in text.strip().splitlines() if line.strip())
+    if VERSION_MISMATCH_MARKER in lowered:
+        return "version_mismatch", message
     if rc == RC_DRIVER_NOT_LOADED or any(marker in lowered for marker in DRIVER_NOT_LOADED_MARKERS):
         return "driver_not_loaded", message or "nvidia-smi: NVIDIA driver is not loaded (rc %s)" % rc
     if NO_DEVICES_MARKER in lowered or (rc == RC_NOT_FOUND and not lowered.strip().startswith("<")):

@@ -13,9 +13,21 @@ version_added: 1.0.0
 description:
   - Runs the checks named in O(checks) and returns a result for each; fails when a selected check
     fails, naming the check and the reason. It never changes managed state (C(changed) is always V(false)).
-  - V(device_query) runs deviceQuery (from the CUDA demo suite, from O(device_query_path), or built with
-    nvcc from a small source bundled with the module when O(build=true)) and requires C(Result = PASS)
-    and at least one CUDA device.
+    RV(summary) says, in one line, which checks ran and why the others did not.
+  - V(gpu_health) needs only the driver. It runs C(nvidia-smi -q -x) and requires at least one GPU, the
+    loaded kernel module (C(/sys/module/nvidia/version)) to be the driver nvidia-smi uses, every NVIDIA GPU
+    on the PCI bus (C(/sys/bus/pci/devices), classes VGA and 3D controller) to be listed by nvidia-smi, and
+    no GPU to need a reset, a reboot or service right now (NVML's GPU recovery action, rows pending
+    remapping or a remapping failure, pages pending retirement, unrepairable memory, a pending channel or
+    TPC repair, an NVSwitch fabric that did not finish registering). Xid events in the kernel log
+    (C(dmesg)) and volatile uncorrectable ECC counts are returned as warnings, not failures, since they stay
+    after the GPU was reset.
+  - V(device_query) runs deviceQuery and requires C(Result = PASS) and at least one CUDA device. The
+    deviceQuery it runs is O(device_query_path) when set; with O(build=true) the small source bundled with the
+    module, compiled with nvcc; with O(build=false) the CUDA demo suite's (or C(deviceQuery) on E(PATH)).
+    When O(build) is not set, the demo suite's if it is installed, else the bundled one when nvcc is found,
+    else the check is not run and its result says why (skipped, with the reason). It then fails instead
+    when V(gpu_health) is not selected either, so that a node is never passed with no GPU check run.
   - V(vector_add) compiles a bundled CUDA vector addition with nvcc, runs it on every visible GPU of
     the host and requires C(Test PASSED).
   - V(pod) creates the CUDA vectoradd pod (O(pod_image)) through the Kubernetes API with
@@ -36,7 +48,7 @@ attributes:
     support: partial
     details:
       - Programs that already exist (deviceQuery, binaries in O(cache_dir)) run in check mode, since running
-        them only reads the GPU.
+        them only reads the GPU; so does the V(gpu_health) check (nvidia-smi, sysfs and the kernel log are only read).
       - A bundled program that is not in O(cache_dir) yet is not compiled in check mode; its check is
         reported as skipped, with the reason.
       - The V(pod) check is not run in check mode; the pod is sent to the API server as a server-side
@@ -52,8 +64,8 @@ options:
       - The checks to run.
     type: list
     elements: str
-    choices: [device_query, vector_add, pod]
-    default: [device_query, vector_add]
+    choices: [gpu_health, device_query, vector_add, pod]
+    default: [gpu_health, device_query]
   device_query_path:
     description:
       - deviceQuery to run.
@@ -63,10 +75,16 @@ options:
     type: path
   build:
     description:
-      - Build deviceQuery from the source bundled with the module with nvcc instead of looking for
-        the CUDA demo suite's.
+      - V(true) builds deviceQuery from the source bundled with the module with nvcc (nvcc is then
+        required); V(false) requires the CUDA demo suite's deviceQuery.
+      - Not set, the demo suite's is used when installed, the bundled one is built when nvcc is found,
+        and otherwise the V(device_query) check is skipped with the reason (see the description).
     type: bool
-    default: false
+  nvidia_smi_path:
+    description:
+      - nvidia-smi for the V(gpu_health) check.
+      - By default C(nvidia-smi) on E(PATH), then C(/usr/local/nvidia/bin/nvidia-smi).
+    type: path
   nvcc_path:
     description:
       - nvcc to compile the bundled programs with.
@@ -120,6 +138,14 @@ seealso:
 """
 
 EXAMPLES = r"""
+- name: Check the GPUs with what the driver alone offers, and deviceQuery when it is installed or buildable
+  k3s_gpu.node.gpu_validate:
+  register: node_checks
+
+- name: Say which checks ran
+  ansible.builtin.debug:
+    msg: "{{ node_checks.summary }}"
+
 - name: Check CUDA on the host with the bundled deviceQuery and vectorAdd
   k3s_gpu.node.gpu_validate:
     checks: [device_query, vector_add]
@@ -144,6 +170,21 @@ checks:
   returned: always
   type: dict
   contains:
+    gpu_health:
+      description: Result of the nvidia-smi health check (same keys as device_query).
+      type: dict
+      returned: always
+      contains:
+        details:
+          description: >-
+            nvidia_smi, rc, gpu_count, gpus (index, name, pci_bus_id, health), driver_version, module_version,
+            pci_gpus (bus_id, device_id, class, driver), missing_from_nvidia_smi, problems, warnings,
+            xids (bus_id, xid, message; null when the kernel log could not be read), checked (what was compared).
+          type: dict
+      sample:
+        passed: true
+        skipped: false
+        reason: "nvidia-smi: 1 healthy GPU(s): NVIDIA H200 (00000000:00:06.0); driver 580.159.04"
     device_query:
       description: Result of the deviceQuery check.
       type: dict
@@ -160,8 +201,9 @@ checks:
           type: str
         details:
           description: >-
-            binary, built (compiled this run), cmd, rc, stdout, device_count, driver_version, runtime_version,
-            devices (index, name, compute_capability, memory_total_bytes, multiprocessors).
+            source (path, demo_suite or bundled), binary, built (compiled this run), cmd, rc, stdout, device_count,
+            driver_version, runtime_version, devices (index, name, compute_capability, memory_total_bytes,
+            multiprocessors).
           type: dict
       sample:
         passed: true
@@ -184,6 +226,13 @@ failed_checks:
   type: list
   elements: str
   sample: []
+summary:
+  description: One line naming the checks that ran (with their verdict) and the reason each other check did not run.
+  returned: always
+  type: str
+  sample: >-
+    ran: gpu_health passed; not run: device_query (skipped: deviceQuery is not installed and nvcc was not found),
+    vector_add (not selected), pod (not selected)
 """
 
 import os
@@ -193,6 +242,7 @@ import traceback
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.k3s_gpu.node.plugins.module_utils._device_query import (
+    DEMO_SUITE_DEVICE_QUERY,
     build as build_program,
     cached_binary,
     find_device_query,
@@ -202,22 +252,35 @@ from ansible_collections.k3s_gpu.node.plugins.module_utils._device_query import 
     parse_device_query,
     run_with_timeout,
 )
+from ansible_collections.k3s_gpu.node.plugins.module_utils._gpu_health import (
+    judge as judge_health,
+    module_version,
+    parse_xids,
+    pci_gpus,
+)
 from ansible_collections.k3s_gpu.node.plugins.module_utils._gpu_pod import (
     DEFAULT_IMAGE,
     HAS_KUBERNETES,
     run_pod_check,
 )
+from ansible_collections.k3s_gpu.node.plugins.module_utils._nvidia_smi import (
+    NVIDIA_SMI_DIRS,
+    NvidiaSmiParseError,
+    classify_failure,
+    parse_xml,
+)
 from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
 
-CHECKS = ["device_query", "vector_add", "pod"]
+CHECKS = ["gpu_health", "device_query", "vector_add", "pod"]
 STDOUT_TAIL = 4000
 
 
 def argument_spec():
     spec = dict(
-        checks=dict(type="list", elements="str", choices=CHECKS, default=["device_query", "vector_add"]),
+        checks=dict(type="list", elements="str", choices=CHECKS, default=["gpu_health", "device_query"]),
         device_query_path=dict(type="path"),
-        build=dict(type="bool", default=False),
+        build=dict(type="bool"),
+        nvidia_smi_path=dict(type="path"),
         nvcc_path=dict(type="path"),
         nvcc_flags=dict(type="list", elements="str", default=[]),
         cache_dir=dict(type="path", default="/var/cache/k3s_gpu_node/gpu_validate"),
@@ -265,19 +328,86 @@ def _program(module, name, label):
     return binary, None, details
 
 
+def _kernel_xids(module):
+    """(xids, note): the Xid events of the kernel log, or (None, why it could not be read)."""
+    dmesg = module.get_bin_path("dmesg")
+    if not dmesg:
+        return None, "dmesg not found"
+    rc, out, err = run_with_timeout(module, [dmesg], module.params["timeout"])
+    if rc != 0:
+        return None, "dmesg failed with rc %s: %s" % (rc, (err or out).strip()[:200])
+    return parse_xids(out), None
+
+
+def check_gpu_health(module):
+    params = module.params
+    if params["nvidia_smi_path"]:
+        smi = params["nvidia_smi_path"] if os.access(params["nvidia_smi_path"], os.X_OK) else None
+    else:
+        smi = module.get_bin_path("nvidia-smi", opt_dirs=NVIDIA_SMI_DIRS)
+    if not smi:
+        return _result(reason="nvidia-smi not found at %s: install the NVIDIA driver (role "
+                              "k3s_gpu.node.cuda_driver) or set nvidia_smi_path"
+                              % (params["nvidia_smi_path"] or "PATH, " + ", ".join(NVIDIA_SMI_DIRS)))
+    rc, out, err = run_with_timeout(module, [smi, "-q", "-x"], params["timeout"])
+    details = {"nvidia_smi": smi, "rc": rc}
+    if rc != 0:
+        kind, message = classify_failure(rc, out, err)
+        hint = {
+            "driver_not_loaded": "load the module (modprobe nvidia) or reboot after installing the driver",
+            "no_devices": "the driver sees no GPU: check the PCI bus (lspci -d 10de:) and dmesg for NVRM errors",
+            "version_mismatch": "the driver was upgraded but the old kernel module is loaded: reboot",
+        }.get(kind, "see nvidia-smi's message")
+        details.update(stdout=out[-STDOUT_TAIL:], stderr=err[-STDOUT_TAIL:])
+        return _result(reason="nvidia-smi -q -x failed with rc %s: %s; %s" % (rc, message, hint), **details)
+    try:
+        facts = parse_xml(out)
+    except NvidiaSmiParseError as exc:
+        return _result(reason="cannot parse nvidia-smi -q -x: %s" % exc, **details)
+    xids, note = _kernel_xids(module)
+    passed, reason, judged = judge_health(facts, module_version(), pci_gpus(), xids, note)
+    details.update(judged)
+    for warning in judged["warnings"]:
+        module.warn("gpu_health: " + warning)
+    return _result(passed=passed, reason=reason, **details)
+
+
+def _device_query_unavailable(module):
+    """Why the default (build not set) deviceQuery cannot run here."""
+    return ("deviceQuery is not installed (%s, PATH) and nvcc was not found (%s), so the bundled one cannot be "
+            "built; install the CUDA demo suite (cuda_driver_install_demo_suite) or the CUDA compiler "
+            "(cuda_driver_install_toolkit) to run it" % (DEMO_SUITE_DEVICE_QUERY,
+                                                         module.params["nvcc_path"] or "PATH, /usr/local/cuda/bin"))
+
+
 def check_device_query(module):
     params = module.params
-    if params["device_query_path"] or not params["build"]:
+    source = None
+    if params["device_query_path"] or params["build"] is False:
         binary = find_device_query(module, params["device_query_path"])
         if not binary:
             return _result(reason="deviceQuery not found at %s; install the CUDA demo suite (cuda-demo-suite-*), "
-                                  "set device_query_path, or set build=true to compile the bundled one"
-                                  % (params["device_query_path"] or "/usr/local/cuda/extras/demo_suite/deviceQuery or on PATH"))
-        details = {"binary": binary, "built": False}
+                                  "set device_query_path, or set build=true (or leave build and device_query_path unset) to compile the bundled one"
+                                  % (params["device_query_path"] or DEMO_SUITE_DEVICE_QUERY + " or on PATH"))
+        source = "demo_suite" if binary == DEMO_SUITE_DEVICE_QUERY else "path"
+    elif params["build"] is None:
+        binary = find_device_query(module, None)
+        if binary:
+            source = "demo_suite" if binary == DEMO_SUITE_DEVICE_QUERY else "path"
+        elif not find_nvcc(module, params["nvcc_path"]):
+            reason = _device_query_unavailable(module)
+            if "gpu_health" not in params["checks"]:
+                return _result(reason="%s; or select the gpu_health check, which needs only the driver"
+                                      % reason)
+            return _result(skipped=True, reason="%s; the gpu_health check covers this node's GPUs" % reason)
+    if source:
+        details = {"source": source, "binary": binary, "built": False}
     else:
         binary, failure, details = _program(module, "deviceQuery", "device_query")
         if failure:
+            failure["details"]["source"] = "bundled"
             return failure
+        details["source"] = "bundled"
     rc, out, err = run_with_timeout(module, [binary], params["timeout"])
     parsed = parse_device_query(out)
     passed, reason = judge_device_query(rc, parsed)
@@ -318,7 +448,18 @@ def check_pod(module):
         return _result(reason="pod: %s: %s" % (type(exc).__name__, exc), traceback=traceback.format_exc())
 
 
-RUNNERS = {"device_query": check_device_query, "vector_add": check_vector_add, "pod": check_pod}
+RUNNERS = {"gpu_health": check_gpu_health, "device_query": check_device_query, "vector_add": check_vector_add,
+           "pod": check_pod}
+
+
+def summary(results):
+    """One line: the checks that ran, with their verdict, and why the others did not."""
+    ran = ["%s %s" % (name, "passed" if results[name]["passed"] else "FAILED")
+           for name in CHECKS if not results[name]["skipped"]]
+    not_run = ["%s (%s)" % (name, results[name]["reason"] if results[name]["reason"] == "not selected"
+                            else "skipped: " + results[name]["reason"])
+               for name in CHECKS if results[name]["skipped"]]
+    return "ran: %s; not run: %s" % (", ".join(ran) or "nothing", ", ".join(not_run) or "nothing")
 
 
 def main():
@@ -339,8 +480,8 @@ def main():
     if failed:
         module.fail_json(msg="gpu_validate: " + "; ".join("%s failed: %s" % (name, results[name]["reason"])
                                                           for name in failed),
-                         changed=False, checks=results, failed_checks=failed)
-    module.exit_json(changed=False, checks=results, failed_checks=[])
+                         changed=False, checks=results, failed_checks=failed, summary=summary(results))
+    module.exit_json(changed=False, checks=results, failed_checks=[], summary=summary(results))
 
 
 if __name__ == "__main__":

@@ -225,6 +225,18 @@ ansible_facts:
               description: NVLink fabric state and status (V(null) without NVSwitch fabric).
               type: dict
               sample: {state: null, status: null}
+            health:
+              description:
+                - What nvidia-smi says about the GPU's need for a reset, a reboot or service
+                  (V(null) where it prints N/A). M(k3s_gpu.node.gpu_validate)'s V(gpu_health) check judges it.
+                - recovery_action (C(None), C(Reset), C(Reboot), C(Drain_P2P), C(Drain_and_Reset)),
+                  remapped_rows_pending, remapped_rows_failure, remapped_rows_uncorrectable,
+                  retired_pages_pending_blacklist, retired_pages_pending_retirement,
+                  ecc_volatile_uncorrectable (sum of the volatile uncorrectable ECC counters),
+                  unrepairable_memory, channel_repair_pending, tpc_repair_pending.
+              type: dict
+              sample: {recovery_action: null, remapped_rows_pending: "No", remapped_rows_failure: "No",
+                       retired_pages_pending_retirement: null, ecc_volatile_uncorrectable: 0}
 """
 
 import os
@@ -233,6 +245,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.k3s_gpu.node.plugins.module_utils._nvidia_smi import (
     COMPUTE_CAP_QUERY,
+    NVIDIA_SMI_DIRS,
     NvidiaSmiParseError,
     classify_failure,
     empty_facts,
@@ -241,8 +254,6 @@ from ansible_collections.k3s_gpu.node.plugins.module_utils._nvidia_smi import (
     parse_compute_caps,
     parse_xml,
 )
-
-NVIDIA_SMI_DIRS = ["/usr/local/nvidia/bin"]
 
 
 def argument_spec():

@@ -99,6 +99,11 @@ edge demo-suite-absent '{"checks": ["device_query"]}'
 edge no-visible-device "{\"checks\": [\"device_query\", \"vector_add\"], \"build\": true, \"cache_dir\": \"$res/cache\"}" CUDA_VISIBLE_DEVICES=
 edge arch-native "{\"checks\": [\"vector_add\"], \"nvcc_flags\": [\"-arch=native\"], \"cache_dir\": \"$res/cache\"}"
 edge pod-needs-node '{"checks": ["pod"]}'
+# The node checks' defaults (gpu_health + device_query, build unset): nvcc is on this machine, so the
+# bundled deviceQuery is built; with nvcc out of reach (a node with only the driver) it is skipped.
+edge defaults "{\"cache_dir\": \"$res/cache-defaults\"}"
+edge defaults-check-mode "{\"cache_dir\": \"$res/cache-check\", \"_ansible_check_mode\": true}"
+edge driver-only "{\"nvcc_path\": \"/nonexistent/nvcc\", \"cache_dir\": \"$res/cache-driver-only\"}"
 
 step "facts against nvidia-smi's own output"
 $py tests/gpu/compare_facts.py "$res" | tee "$res/compare.txt" || failures=$((failures + 1))

@@ -118,10 +118,11 @@ def ensure_image(release: str) -> str:
     return image
 
 
-def boot(release: str, name: str) -> Container:
+def boot(release: str, name: str, podman_args: list[str] | None = None) -> Container:
+    """Boot a lab container; `podman_args` go before the image (volumes, for instance)."""
     image = ensure_image(release)
     subprocess.run(["podman", "run", "-d", "--systemd=always", "--network=host", "--name", name,
-                    "--label", "k3s-gpu-lab=test", image], check=True, stdout=subprocess.DEVNULL)
+                    "--label", "k3s-gpu-lab=test", *(podman_args or []), image], check=True, stdout=subprocess.DEVNULL)
     c = Container(name=name, image=image)
     deadline = time.monotonic() + 60
     state = ""
@@ -137,10 +138,10 @@ def boot(release: str, name: str) -> Container:
 def lab_container():
     started = []
 
-    def factory(release: str = "debian12") -> Container:
+    def factory(release: str = "debian12", podman_args: list[str] | None = None) -> Container:
         name = "%s%s-%s" % (CONTAINER_PREFIX, release, uuid.uuid4().hex[:8])
         started.append(name)
-        return boot(release, name)
+        return boot(release, name, podman_args)
 
     try:
         yield factory

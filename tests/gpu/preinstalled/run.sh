@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
 # Evidence for cuda_driver's `preinstalled` path on a real NVIDIA GPU machine (no package
 # repositories reachable, driver already loaded, possibly no systemd and no ansible):
-#   tests/gpu/preinstalled/run.sh OUT_DIR [BRANCH]
+#   tests/gpu/preinstalled/run.sh OUT_DIR [BRANCH] [SOURCE]
+# SOURCE is preinstalled (the default) or auto (the role's default, which must choose preinstalled
+# here: a loaded driver that the role did not install).
 # Installs ansible-core from the wheels in .whl/ (see tests/gpu/README.md) when it is not
 # importable, runs playbook.yml twice (normal, then --check), and checks that nothing on the
 # host changed: dpkg's package list, /etc (checksums) and /usr/local are compared before/after.
 # Writes OUT_DIR/preinstalled.txt (the whole log) and OUT_DIR/facts.json; exits non-zero when
 # a step fails.
 set -euo pipefail
-out=${1:?usage: tests/gpu/preinstalled/run.sh OUT_DIR [BRANCH]}
+out=${1:?usage: tests/gpu/preinstalled/run.sh OUT_DIR [BRANCH] [SOURCE]}
 branch=${2:-580}
+source=${3:-preinstalled}
 repo=$(cd "$(dirname "$0")/../../.." && pwd)
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
@@ -48,7 +51,7 @@ mkdir -p "$work/collections/ansible_collections/k3s_gpu"
 ln -s "$repo" "$work/collections/ansible_collections/k3s_gpu/node"
 # community.general (kernel_blacklist, which the role's other paths use) from .whl/collections
 # when it is not installed: the playbook parser resolves every module of the role.
-export ANSIBLE_COLLECTIONS_PATH="$work/collections:$repo/.whl/collections" GPU_PREINSTALLED_OUT="$out" GPU_PREINSTALLED_BRANCH="$branch"
+export ANSIBLE_COLLECTIONS_PATH="$work/collections:$repo/.whl/collections" GPU_PREINSTALLED_OUT="$out" GPU_PREINSTALLED_BRANCH="$branch" GPU_PREINSTALLED_SOURCE="$source"
 
 snapshot() {
   { dpkg -l 2>/dev/null | awk '/^[a-z]/ {print $1, $2, $3}'
@@ -59,10 +62,14 @@ snapshot() {
 snapshot "$work/before"
 failures=0
 
-step "playbook: cuda_driver_source=preinstalled, cuda_driver_branch=$branch"
+step "playbook: cuda_driver_source=$source, cuda_driver_branch=$branch"
 "${playbook[@]}" -i localhost, tests/gpu/preinstalled/playbook.yml | tee "$work/run1.log" || failures=$((failures + 1))
 grep -qE 'localhost +: ok=[0-9]+ +changed=0 +unreachable=0 +failed=0' "$work/run1.log" \
   && echo "RESULT: first run changed=0 failed=0" || { echo "RESULT: first run NOT changed=0/failed=0"; failures=$((failures + 1)); }
+if [ "$source" = auto ]; then
+  grep -q "cuda_driver_source=auto on localhost: preinstalled (keeping the loaded driver" "$work/run1.log" \
+    && echo "RESULT: auto chose preinstalled and said so" || { echo "RESULT: auto did NOT report choosing preinstalled"; failures=$((failures + 1)); }
+fi
 
 step "playbook again in check mode"
 "${playbook[@]}" -i localhost, --check tests/gpu/preinstalled/playbook.yml | tee "$work/run2.log" || failures=$((failures + 1))
@@ -71,8 +78,9 @@ grep -qE 'localhost +: ok=[0-9]+ +changed=0 +unreachable=0 +failed=0' "$work/run
 
 step "a branch the loaded driver does not belong to must fail with the documented message"
 GPU_PREINSTALLED_BRANCH=$((branch + 1)) "${playbook[@]}" -i localhost, tests/gpu/preinstalled/playbook.yml > "$work/run3.log" 2>&1 && rc=0 || rc=$?
-grep -E 'cuda_driver_source=preinstalled needs a loaded NVIDIA driver' "$work/run3.log" | head -3 || true
-if [ "$rc" -ne 0 ] && grep -q 'needs a loaded NVIDIA driver of branch' "$work/run3.log"; then
+if [ "$source" = auto ]; then refusal='cuda_driver_source=auto: localhost runs NVIDIA driver'; else refusal='needs a loaded NVIDIA driver of branch'; fi
+grep -E "$refusal" "$work/run3.log" | head -3 || true
+if [ "$rc" -ne 0 ] && grep -q "$refusal" "$work/run3.log"; then
   echo "RESULT: branch $((branch + 1)) refused (rc $rc)"
 else
   echo "RESULT: branch $((branch + 1)) NOT refused as documented (rc $rc)"; tail -20 "$work/run3.log"; failures=$((failures + 1))

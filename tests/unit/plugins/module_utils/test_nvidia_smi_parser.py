@@ -58,6 +58,12 @@ def test_h100_real_xml():
         "max_clocks_mhz": {"graphics": 1980, "sm": 1980, "memory": 2619, "video": 1545},
         "virtualization_mode": "Pass-Through",
         "fabric": {"state": None, "status": None},
+        "health": {
+            "recovery_action": None, "remapped_rows_pending": "No", "remapped_rows_failure": "No",
+            "remapped_rows_uncorrectable": 0, "retired_pages_pending_blacklist": None,
+            "retired_pages_pending_retirement": None, "ecc_volatile_uncorrectable": 0,
+            "unrepairable_memory": "No", "channel_repair_pending": "No", "tpc_repair_pending": "No",
+        },
     }
     assert needs_compute_caps(facts)
 

@@ -63,6 +63,10 @@ def test_parser_reproduces_the_facts(run):
     # The XML was captured a few seconds before the module ran: only the temperature may move.
     for ours, theirs in zip(parsed["gpus"], facts["gpus"]):
         assert abs(ours.pop("temperature_c") - theirs.pop("temperature_c")) <= 5
+        # health is newer than these runs' facts.json; the real GPUs needed no reset or service
+        health = ours.pop("health")
+        assert health["recovery_action"] is None and health["remapped_rows_pending"] == "No", health
+        assert theirs.pop("health", health) == health
         assert ours == theirs
     assert facts["installed"] and facts["driver_loaded"] and facts["error"] is None
 
@@ -78,6 +82,48 @@ def test_validation_runs(run):
     devices = runs["first"]["device_query"]["details"]["devices"]
     assert [d["name"] for d in devices] == [g["name"] for g in facts["gpus"]]
     assert [d["compute_capability"] for d in devices] == [g["compute_capability"] for g in facts["gpus"]]
+
+
+def test_node_check_defaults_on_a_real_h200():
+    """Issue 15: the old default failed on an H200 without the demo suite; the new one passes there,
+    builds the bundled deviceQuery with the machine's nvcc, and with nvcc out of reach (a node with
+    only the driver) passes on gpu_health alone, saying why deviceQuery did not run."""
+    old = _load("h200-x1", "edge-demo-suite-absent.json")
+    assert old["failed"] and old["failed_checks"] == ["device_query"] and "deviceQuery not found" in old["msg"]
+    run = "h200-x1-node-checks"
+    facts = _load(run, "facts.json")
+    defaults = _load(run, "edge-defaults.json")
+    assert not defaults.get("failed") and defaults["failed_checks"] == []
+    health = defaults["checks"]["gpu_health"]
+    assert health["passed"] and health["details"]["gpu_count"] == facts["gpu_count"] == 1
+    assert health["details"]["module_version"] == health["details"]["driver_version"] == facts["driver_version"]
+    assert [d["bus_id"] for d in health["details"]["pci_gpus"]] == ["0000:00:06.0"]
+    assert health["details"]["missing_from_nvidia_smi"] == [] and health["details"]["problems"] == []
+    assert health["details"]["xids"] == []  # the kernel log was read there, and had none
+    dq = defaults["checks"]["device_query"]
+    assert dq["passed"] and dq["details"]["source"] == "bundled" and dq["details"]["built"]
+    assert defaults["summary"].startswith("ran: gpu_health passed, device_query passed; not run: vector_add")
+    check = _load(run, "edge-defaults-check-mode.json")
+    assert check["checks"]["gpu_health"]["passed"] and check["checks"]["device_query"]["skipped"]
+    assert check["checks"]["device_query"]["reason"].startswith("check mode: would compile the bundled deviceQuery")
+    driver_only = _load(run, "edge-driver-only.json")
+    assert not driver_only.get("failed") and driver_only["checks"]["gpu_health"]["passed"]
+    assert driver_only["checks"]["device_query"]["skipped"]
+    assert "nvcc was not found (/nonexistent/nvcc)" in driver_only["checks"]["device_query"]["reason"]
+    assert driver_only["summary"].startswith("ran: gpu_health passed; not run: device_query (skipped: deviceQuery is not installed")
+    demo_absent = _load(run, "edge-demo-suite-absent.json")  # checks: [device_query], as before
+    assert not demo_absent.get("failed") and demo_absent["checks"]["device_query"]["details"]["source"] == "bundled"
+
+
+def test_cuda_driver_auto_on_a_real_h200():
+    log = _load(".", "preinstalled-h200-580-auto.txt")
+    for line in ("RESULT: first run changed=0 failed=0", "RESULT: auto chose preinstalled and said so",
+                 "RESULT: check-mode run changed=0 failed=0", "RESULT: branch 581 refused (rc 2)",
+                 "RESULT: nothing changed"):
+        assert line in log
+    assert "driver packages (dpkg -l '*nvidia*'):\n  none installed" in log
+    assert ("cuda_driver_source=auto: localhost runs NVIDIA driver 580.159.04 (branch 580), not cuda_driver_branch 581, "
+            "and this role did not install it") in log
 
 
 def test_benchmark_target_met():

@@ -157,3 +157,93 @@ def test_kubeconfig_is_no_log(run_module, tmp_path):
                                              "api_key": "s3cr3t-token"})
     assert "s3cr3t-token" not in str(result)
     assert os.path.exists(str(tmp_path)) and rc == 1
+
+
+# --- the default node checks on a node with only the driver (issue 15, point 1) ---------------
+
+@pytest.fixture
+def driver_only(tmp_path, fixture_path):
+    """A PATH holding only a stand-in nvidia-smi that prints the real H200 capture (driver 580.159.04,
+    no CUDA demo suite, no nvcc), as on the team's H200 host without its CUDA packages
+    (tests/gpu/results/h200-x1/edge-demo-suite-absent.json is that host failing the old default)."""
+    if os.path.exists("/usr/local/cuda/extras/demo_suite/deviceQuery") or os.path.exists("/usr/local/cuda/bin/nvcc"):
+        pytest.skip("this machine has a CUDA demo suite or nvcc at the default paths")
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    xml = fixture_path("nvidia-smi", "h200-1gpu-q.xml")
+    _script(bindir / "nvidia-smi", 'echo "$*" >> %s\n[ "$1 $2" = "-q -x" ] && exec cat %s\nexit 2\n'
+            % (tmp_path / "smi.log", xml))
+    return {"PATH": "%s:/usr/bin:/bin" % bindir}
+
+
+def test_defaults_pass_on_a_node_with_only_the_driver(run_module, driver_only, tmp_path):
+    rc, result = run_module("gpu_validate", {"cache_dir": str(tmp_path / "cache")}, env=driver_only)
+    assert rc == 0, result
+    health, dq = result["checks"]["gpu_health"], result["checks"]["device_query"]
+    assert health["passed"] and not health["skipped"]
+    assert health["reason"] == "nvidia-smi: 1 healthy GPU(s): NVIDIA H200 (00000000:00:06.0); driver 580.159.04"
+    assert health["details"]["gpu_count"] == 1 and health["details"]["driver_version"] == "580.159.04"
+    assert (tmp_path / "smi.log").read_text() == "-q -x\n"
+    assert dq["skipped"] and not dq["passed"]
+    assert dq["reason"].startswith("deviceQuery is not installed (/usr/local/cuda/extras/demo_suite/deviceQuery, PATH) "
+                                   "and nvcc was not found")
+    assert dq["reason"].endswith("the gpu_health check covers this node's GPUs")
+    assert result["failed_checks"] == []
+    assert result["summary"] == (
+        "ran: gpu_health passed; not run: device_query (skipped: %s), vector_add (not selected), pod (not selected)"
+        % dq["reason"])
+
+
+def test_defaults_in_check_mode_run_the_health_check(run_module, driver_only, tmp_path):
+    rc, result = run_module("gpu_validate", {"cache_dir": str(tmp_path / "cache")}, env=driver_only, check_mode=True)
+    assert rc == 0, result
+    assert result["checks"]["gpu_health"]["passed"] and result["checks"]["device_query"]["skipped"]
+    assert not (tmp_path / "cache").exists()
+
+
+def test_defaults_build_the_bundled_device_query_when_nvcc_is_there(run_module, driver_only, nvcc, tmp_path):
+    path, log = nvcc(device_query="h200-2gpu-bundled-deviceQuery.txt")
+    os.symlink(path, str(tmp_path / "bin" / "nvcc"))
+    rc, result = run_module("gpu_validate", {"cache_dir": str(tmp_path / "cache")}, env=driver_only)
+    assert rc == 0, result
+    dq = result["checks"]["device_query"]
+    assert dq["passed"] and dq["details"]["source"] == "bundled" and dq["details"]["built"]
+    assert len(log.read_text().splitlines()) == 1
+    assert result["summary"].startswith("ran: gpu_health passed, device_query passed; not run: vector_add")
+
+
+def test_device_query_alone_fails_when_it_cannot_run(run_module, driver_only, tmp_path):
+    rc, result = run_module("gpu_validate", {"checks": ["device_query"], "cache_dir": str(tmp_path / "cache")},
+                            env=driver_only)
+    assert rc == 1 and result["failed_checks"] == ["device_query"]
+    assert "select the gpu_health check, which needs only the driver" in result["msg"]
+
+
+def test_build_false_requires_the_demo_suite(run_module, driver_only):
+    rc, result = run_module("gpu_validate", {"checks": ["gpu_health", "device_query"], "build": False}, env=driver_only)
+    assert rc == 1 and result["failed_checks"] == ["device_query"]
+    assert "deviceQuery not found at /usr/local/cuda/extras/demo_suite/deviceQuery or on PATH" in result["msg"]
+
+
+def test_health_fails_without_a_driver(run_module, tmp_path, fixture_path):
+    smi = _script(tmp_path / "nvidia-smi", "cat %s\nexit 9\n" % fixture_path("nvidia-smi", "driver-not-loaded-derived.txt"))
+    rc, result = run_module("gpu_validate", {"checks": ["gpu_health"], "nvidia_smi_path": smi})
+    assert rc == 1 and result["failed_checks"] == ["gpu_health"]
+    assert result["msg"].startswith("gpu_validate: gpu_health failed: nvidia-smi -q -x failed with rc 9: NVIDIA-SMI has "
+                                    "failed because it couldn't communicate with the NVIDIA driver")
+    assert "modprobe nvidia" in result["msg"]
+    rc, result = run_module("gpu_validate", {"checks": ["gpu_health"], "nvidia_smi_path": str(tmp_path / "absent")})
+    assert rc == 1 and "nvidia-smi not found at %s" % (tmp_path / "absent") in result["msg"]
+
+
+def test_health_fails_on_a_recovery_action(run_module, tmp_path, fixture_path):
+    with open(fixture_path("nvidia-smi", "h200-2gpu-q.xml")) as handle:
+        xml = handle.read()
+    # derived: the second GPU asks for a reset (the real capture says None for both)
+    head, sep, tail = xml.rpartition("<gpu_recovery_action>None</gpu_recovery_action>")
+    (tmp_path / "q.xml").write_text(head + "<gpu_recovery_action>Reset</gpu_recovery_action>" + tail)
+    smi = _script(tmp_path / "nvidia-smi", "cat %s\n" % (tmp_path / "q.xml"))
+    rc, result = run_module("gpu_validate", {"checks": ["gpu_health"], "nvidia_smi_path": smi})
+    assert rc == 1 and result["failed_checks"] == ["gpu_health"]
+    assert "GPU 1 (NVIDIA H200, " in result["msg"] and "recovery action Reset" in result["msg"]
+    assert result["checks"]["gpu_health"]["details"]["gpu_count"] == 2
