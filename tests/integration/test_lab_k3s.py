@@ -111,6 +111,9 @@ def test_agent_runs_until_sigterm_with_merged_config(k3s_bin, tmp_path):
     assert state["node_labels"] == ["nvidia.com/gpu.present=true"] and state["token_set"] is True
     assert TOKEN not in err + out + state_file.read_text()
     assert "Starting k3s agent v1.36.3+k3s1" in err
+    # No containerd or kubelet on this host's search path: nothing is launched, and it says so.
+    assert state["mode"] == "validation-only"
+    assert "validation-only mode: no containerd or kubelet in" in err
 
 
 UNIT = """[Unit]
@@ -138,6 +141,7 @@ def test_agent_under_systemd(lab_mirror, lab_container, k3s_bin):
     assert c.exec("systemctl is-active k3s-agent").stdout.strip() == "active"
     journal = c.exec("journalctl -u k3s-agent --no-pager").stdout
     assert "would join https://127.0.0.1:6443" in journal and TOKEN not in journal
+    assert "validation-only mode" in journal
 
     # A malformed taint: the unit fails, with K3s's message in the journal.
     c.write("/etc/rancher/k3s/config.yaml.d/90-bad.yaml", "node-taint+:\n  - nvidia.com/gpu:Sometimes\n")
@@ -153,3 +157,65 @@ def test_agent_under_systemd(lab_mirror, lab_container, k3s_bin):
     proc = c.exec("runuser -u nobody -- /usr/local/bin/k3s agent --config /tmp/nobody/config.yaml "
                   "--data-dir /tmp/nobody/data", check=False)
     assert proc.returncode == 1 and "open /etc/rancher/k3s/token: permission denied" in proc.stderr, proc
+
+
+# Stand-ins for containerd and the kubelet, in K3s's bin dir of the container: containerd
+# listens on the socket given with -a; both record their command line; the kubelet runs
+# until it is killed.
+FAKE_CONTAINERD = """#!/bin/sh
+echo "$@" > /run/fake-containerd.argv
+echo $$ > /run/fake-containerd.pid
+exec python3 -c 'import socket, sys, signal
+s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(1)
+signal.signal(signal.SIGTERM, lambda *a: sys.exit(0)); signal.pause()' "$4"
+"""
+FAKE_KUBELET = """#!/bin/sh
+echo "$@" > /run/fake-kubelet.argv
+echo $$ > /run/fake-kubelet.pid
+exec sleep infinity
+"""
+
+
+def test_agent_launches_containerd_and_kubelet_under_systemd(lab_mirror, lab_container, k3s_bin):
+    """Launcher mode as the GPU run uses it, with recording stand-ins for the two binaries."""
+    c = lab_container("debian12")
+    c.put(k3s_bin, "/usr/local/bin/k3s")
+    bindir = "/var/lib/rancher/k3s/data/current/bin"
+    c.write(bindir + "/containerd", FAKE_CONTAINERD, mode="0755")
+    c.write(bindir + "/kubelet", FAKE_KUBELET, mode="0755")
+    c.write(bindir + "/host-local", "#!/bin/sh\nexit 0\n", mode="0755")
+    c.write("/usr/bin/nvidia-container-runtime", "#!/bin/sh\nexit 0\n", mode="0755")
+    c.write("/etc/rancher/k3s/token", TOKEN + "\n", mode="0600")
+    c.write("/etc/rancher/k3s/config.yaml", "server: https://127.0.0.1:6443\ntoken-file: /etc/rancher/k3s/token\n"
+            "node-name: gpu-01\nnode-taint:\n  - nvidia.com/gpu=true:NoSchedule\ndefault-runtime: nvidia\n"
+            "pause-image: localhost/k3s-gpu/pause:3.10\n", mode="0600")
+    c.write("/etc/systemd/system/k3s-agent.service", UNIT)
+    c.exec("systemctl daemon-reload && systemctl start k3s-agent")
+    deadline = time.monotonic() + 20
+    while c.exec("test -s /run/fake-kubelet.argv", check=False).returncode != 0:
+        assert time.monotonic() < deadline, c.exec("journalctl -u k3s-agent --no-pager").stdout
+        time.sleep(0.3)
+    assert c.exec("systemctl is-active k3s-agent").stdout.strip() == "active"
+    config = c.exec("cat /var/lib/rancher/k3s/agent/etc/containerd/config.toml").stdout
+    assert "version = 3" in config and 'address = "/run/k3s/containerd/containerd.sock"' in config
+    assert "runtimes.'nvidia']" in config and 'BinaryName = "/usr/bin/nvidia-container-runtime"' in config
+    assert 'default_runtime_name = "nvidia"' in config and 'sandbox = "localhost/k3s-gpu/pause:3.10"' in config
+    assert 'bin_dirs = ["%s"]' % bindir in config
+    kubelet = c.exec("cat /run/fake-kubelet.argv").stdout
+    for flag in ("--hostname-override=gpu-01", "--register-with-taints=nvidia.com/gpu=true:NoSchedule",
+                 "--container-runtime-endpoint=unix:///run/k3s/containerd/containerd.sock",
+                 "--kubeconfig=/var/lib/rancher/k3s/agent/kubelet.kubeconfig"):
+        assert flag in kubelet, kubelet
+    assert c.exec("stat -c %a /var/lib/rancher/k3s/agent/kubelet.kubeconfig").stdout.strip() == "600"
+    journal = c.exec("journalctl -u k3s-agent --no-pager").stdout
+    assert "launcher mode" in journal and "Found nvidia container runtime at /usr/bin/nvidia-container-runtime" in journal
+    assert TOKEN not in journal + kubelet
+
+    # The kubelet dies: the agent stops containerd and exits 1 (Restart=always would restart it).
+    c.exec("kill -KILL $(cat /run/fake-kubelet.pid)")
+    deadline = time.monotonic() + 20
+    while c.exec("systemctl is-active k3s-agent", check=False).stdout.strip() != "failed":
+        assert time.monotonic() < deadline, c.exec("journalctl -u k3s-agent --no-pager").stdout
+        time.sleep(0.3)
+    assert "kubelet exited: signal: killed" in c.exec("journalctl -u k3s-agent --no-pager").stdout
+    assert c.exec("kill -0 $(cat /run/fake-containerd.pid)", check=False).returncode != 0, "containerd was not stopped"
