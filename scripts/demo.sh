@@ -81,6 +81,53 @@ cpu_busy() { awk '/^cpu /{printf "%.1f\n", ($2+$3+$4+$7+$8)/100}' /proc/stat; }
 # CPU seconds of this script's finished children: ansible-playbook, its workers and
 # the podman commands they run (not the containers' own processes).
 cpu_children() { awk '{printf "%.1f\n", ($16+$17)/100}' "/proc/$$/stat"; }
+# What check mode may not change, read from the nodes and the API server themselves:
+# packages, files under /etc, /usr/local, /var/lib/rancher and /opt, unit states, and the
+# cluster's nodes, namespaces and Helm releases.
+lab_state() {
+  for n in "${nodes[@]}"; do
+    podman exec "$n" sh -c 'dpkg-query -W -f "\${Package} \${Version}\n";
+      find /etc /usr/local /var/lib/rancher /opt -xdev -printf "%p %s %m %T@\n" 2>/dev/null | sort;
+      systemctl list-units --all --no-legend --plain "k3s*" "nvidia*" 2>/dev/null' | sed "s|^|$n |"
+  done
+  python - "$state/kube/kubeconfig" <<'PY'
+import sys
+from kubernetes import client, config
+config.load_kube_config(sys.argv[1])
+api = client.CoreV1Api()
+print("api nodes", sorted(n.metadata.name for n in api.list_node().items))
+print("api namespaces", sorted(n.metadata.name for n in api.list_namespace().items))
+print("api helm releases", sorted(s.metadata.name for s in api.list_secret_for_all_namespaces(
+    label_selector="owner=helm").items))
+PY
+}
+# check_mode NAME LOG EXPECT: site.yml --check --diff must succeed, leave lab_state as it
+# was, and report changes (EXPECT=changes: a fresh node has everything to do) or none
+# (EXPECT=none: a converged node has nothing to do).
+check_mode() {
+  local name=$1 log=$2 expect=$3 before after
+  echo "== site.yml --check --diff ($name)"
+  before=$(lab_state)
+  if ! ansible-playbook -i "$inventory" "$playbook" --check --diff "${extra_args[@]}" > "$state/$log" 2>&1; then
+    tail -40 "$state/$log"; echo "demo: site.yml --check failed on the $name lab (log: $state/$log)"; exit 1
+  fi
+  sed -n '/PLAY RECAP/,$p' "$state/$log" | grep -E '^\S+\s+:'
+  after=$(lab_state)
+  if [ "$before" != "$after" ]; then
+    diff <(echo "$before") <(echo "$after") | head -20
+    echo "demo: site.yml --check changed the $name lab"; exit 1
+  fi
+  local node_changed
+  node_changed=$(grep -E "^${nodes[0]}\s+:" "$state/$log" | grep -oE 'changed=[0-9]+' | cut -d= -f2)
+  case "$expect" in
+    changes) [ "${node_changed:-0}" -gt 0 ] || { echo "demo: --check on a fresh node reported no changes"; exit 1; } ;;
+    none) if grep -E '^\S+\s+:\s+ok=' "$state/$log" | grep -vE 'changed=0\s'; then
+            echo "demo: --check on the converged lab reported changes"; exit 1; fi ;;
+  esac
+  echo "   check mode on the $name lab: changed=$node_changed reported on ${nodes[0]}, nothing changed"
+}
+check_mode fresh check-fresh.log changes
+
 for run in 1 2; do
   echo "== site.yml, run $run"
   start=$(date +%s); cpu_start=$(cpu_busy); children_start=$(cpu_children)
@@ -111,6 +158,25 @@ if grep -E '^\S+\s+:\s+ok=' "$state/run2.log" | grep -vE 'changed=0\s'; then
   echo "demo: the second run changed something (not idempotent)"; exit 1
 fi
 hosts=$(grep -cE '^\S+\s+:\s+ok=' "$state/run2.log")
+check_mode converged check-converged.log none
+
+# validate.yml: the read-only health check. The lab node has no GPU (the stand-in
+# nvidia-smi reports the driver not loaded), so a truthful health check fails on it, with
+# the reason and what to do, and changes nothing on any host.
+echo "== validate.yml"
+before=$(lab_state)
+if ansible-playbook -i "$inventory" "$(pb validate)" > "$state/validate.log" 2>&1; then
+  echo "demo: validate.yml passed on a lab node without a GPU (log: $state/validate.log)"; exit 1
+fi
+sed -n '/PLAY RECAP/,$p' "$state/validate.log" | grep -E '^\S+\s+:'
+grep -q "NVIDIA GPU required: NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA" "$state/validate.log" \
+  && grep -q "Load the kernel module (modprobe nvidia) or reboot" "$state/validate.log" \
+  || { tail -30 "$state/validate.log"; echo "demo: validate.yml did not name the missing driver"; exit 1; }
+if grep -E '^\S+\s+:\s+ok=' "$state/validate.log" | grep -vE 'changed=0\s'; then
+  echo "demo: validate.yml changed something"; exit 1
+fi
+[ "$before" = "$(lab_state)" ] || { echo "demo: validate.yml changed the lab"; exit 1; }
+echo "   validate.yml: the GPU-less lab node fails its health check with the reason; nothing changed"
 echo
 echo "demo summary:"
 grep -h "demo kubelet:" "$state/kubelet.log" | sed 's/^/  /'
