@@ -85,4 +85,3 @@ def test_helm_lands_on_path_in_the_final_image_as_root(containerfile):
         defaults = yaml.safe_load(f)
     assert defaults["gpu_operator_install_method"] == "helm"
     assert defaults["gpu_operator_helm_binary"] == "helm"
-

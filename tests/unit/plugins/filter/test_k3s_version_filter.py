@@ -36,7 +36,7 @@ print(json.dumps(templar.template(trust_as_template(sys.argv[3]))))
 def _collections_root():
     # <root>/ansible_collections/k3s_gpu/node/plugins/filter/k3s_version.py
     path = os.path.abspath(f.__file__)
-    for _ in range(6):
+    for _level in range(6):
         path = os.path.dirname(path)
     return path
 
