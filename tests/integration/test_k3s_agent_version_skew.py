@@ -49,9 +49,13 @@ def present(container):
     return out.stdout.split()
 
 
-def run_role(container, kube, mirror, tmp_path, tasks="main", **overrides):
+def new_token():
+    return "K10skewtest%s::server:%s" % (secrets.token_hex(8), secrets.token_hex(8))
+
+
+def run_role(container, kube, mirror, tmp_path, tasks="main", token=None, **overrides):
     """ansible-playbook of the role on the node; returns (rc, output)."""
-    token = "K10skewtest%s::server:%s" % (secrets.token_hex(8), secrets.token_hex(8))
+    token = token or new_token()
     extra = {
         "k3s_agent_test_tasks": tasks,
         "k3s_agent_server_url": kube.server,
@@ -143,12 +147,13 @@ def test_an_unreadable_server_version_stops_the_run_with_what_to_fix(node, kube_
 
 def test_the_default_installs_the_servers_release(lab_container, kube_cluster, lab_mirror, tmp_path):
     fresh = lab_container("debian12")
-    rc, out = run_role(fresh, kube_cluster, lab_mirror, tmp_path)
+    token = new_token()
+    rc, out = run_role(fresh, kube_cluster, lab_mirror, tmp_path, token=token)
     assert rc == 0, out[-6000:]
     assert "K3s v1.36.3+k3s1: the server's release" in unfold(out)
     version = fresh.exec("/usr/local/bin/k3s --version").stdout
     assert version.startswith("k3s version v1.36.3+k3s1 "), version
-    # A second run resolves the same release and changes nothing.
-    rc, out = run_role(fresh, kube_cluster, lab_mirror, tmp_path)
+    # A second run (same inputs) resolves the same release and changes nothing.
+    rc, out = run_role(fresh, kube_cluster, lab_mirror, tmp_path, token=token)
     assert rc == 0, out[-6000:]
     assert re.search(r"node\s*:\s*ok=\d+\s+changed=0\s", out), out[-3000:]
