@@ -55,4 +55,8 @@ cp "$REPO_ROOT"/{execution-environment.yml,requirements.txt,bindep.txt} "$ee/"
 (cd "$ee" && ansible-builder create -f execution-environment.yml -c context >/dev/null)
 grep -q kubernetes "$ee/context/_build/requirements.txt"
 grep -q 'k3s_gpu.node' "$ee/context/_build/requirements.yml"
-echo "execution environment: ansible-builder create produced $(ls "$ee/context" | tr '\n' ' ')"
+# The pinned helm of the default gpu_operator_install_method, checked before it is unpacked
+# (tests/unit/test_execution_environment.py checks the step in detail).
+grep -q '^ARG HELM_VERSION=v[0-9]' "$ee/context/Containerfile"
+grep -q 'sha256sum -c -; tar -xzf /tmp/helm.tar.gz' "$ee/context/Containerfile"
+echo "execution environment: ansible-builder create produced $(ls "$ee/context" | tr '\n' ' ')(helm $(sed -n 's/^ARG HELM_VERSION=//p' "$ee/context/Containerfile"), sha256-checked)"

@@ -14,4 +14,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 # Kubernetes API. pytest_terminal_summary prints the harness's RSS after the tests; a
 # second harness that needs that hook should chain to this one rather than shadow it.
 # pylint: disable=wrong-import-position,unused-import
-from kube.fixture import fake_kubelet, kube_cluster, kube_namespace, pytest_terminal_summary  # noqa: E402,F401
+from kube.fixture import (  # noqa: E402,F401
+    fake_kubelet, kube_cluster, kube_cluster_skew, kube_namespace, pytest_terminal_summary,
+)

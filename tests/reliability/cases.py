@@ -35,6 +35,9 @@ BOTH_STATE = NODE_STATE + "; " + API_STATE
 K3S_OK = {
     "k3s_agent_server_url": "https://k3s.lab.invalid:6443",
     "k3s_agent_token": "K10reliabilitybadinput::server:0123456789abcdef",
+    # No API server behind that name: a pinned release, not compared with the server's.
+    "k3s_agent_version": "v1.36.3+k3s1",
+    "k3s_agent_version_check": False,
 }
 # cuda_driver with everything valid except what the case breaks; no GPU check unless asked,
 # no Debian archive components (the lab mirror serves NVIDIA's repository only).
@@ -98,6 +101,8 @@ def _mod(case_id, module, shown, expect, runner, args):
 
 
 _MISSING = object()
+# Stands for the reliability harness's admin kubeconfig (test_bad_inputs.case_host_vars).
+KUBECONFIG = "@kube_cluster.kubeconfig"
 
 BAD_INPUTS = [
     # --- k3s_agent --------------------------------------------------------------------
@@ -153,6 +158,24 @@ BAD_INPUTS = [
     _k3s("k3s-local-dir-missing", "k3s_agent_local_release_dir: /nonexistent/k3s-releases",
          r"k3s_agent_local_release_dir: /nonexistent/k3s-releases/v1\.36\.3\+k3s1 on the controller must hold",
          k3s_agent_local_release_dir="/nonexistent/k3s-releases"),
+    # The version read and the skew check (tasks/preflight.yml): the cases that reach the API
+    # read the reliability harness's kube-apiserver (v1.36.3) with its admin kubeconfig.
+    _k3s("k3s-version-server-unchecked", "k3s_agent_version: server with k3s_agent_version_check: false",
+         r"k3s_agent_version: server installs the release the server runs.*set\s+k3s_agent_version_check: true",
+         k3s_agent_version="server"),
+    _k3s("k3s-release-suffix-bad", "k3s_agent_release_suffix: k3s1 (no +)",
+         r"k3s_agent_release_suffix 'k3s1' must be \+k3sN", k3s_agent_release_suffix="k3s1"),
+    _k3s("k3s-api-host-unknown", "k3s_agent_api_host: no-such-controller",
+         r"k3s_agent_api_host\s+'no-such-controller' is not in the inventory", k3s_agent_api_host="no-such-controller"),
+    _k3s("k3s-kubeconfig-missing", "k3s_agent_kubeconfig: /nonexistent/kubeconfig (version check on)",
+         r"Could not read the K3s server's version through the Kubernetes API on\s+localhost.*"
+         r"Set k3s_agent_kubeconfig", k3s_agent_version_check=True, k3s_agent_kubeconfig="/nonexistent/kubeconfig"),
+    _k3s("k3s-agent-newer-than-server", "k3s_agent_version: v1.37.2+k3s1 against a v1.36.3 server",
+         r"K3s agent v1\.37\.2\+k3s1 is newer than the server v1\.36\.3: a kubelet must not be newer",
+         k3s_agent_version="v1.37.2+k3s1", k3s_agent_version_check=True, k3s_agent_kubeconfig=KUBECONFIG),
+    _k3s("k3s-agent-too-old", "k3s_agent_version: v1.32.9+k3s1 against a v1.36.3 server",
+         r"K3s agent v1\.32\.9\+k3s1 is 4 minor versions older than the server v1\.36\.3",
+         k3s_agent_version="v1.32.9+k3s1", k3s_agent_version_check=True, k3s_agent_kubeconfig=KUBECONFIG),
     # --- cuda_driver ------------------------------------------------------------------
     _cuda("cuda-no-gpu", "no NVIDIA device on the PCI bus (cuda_driver_require_gpu: true)",
           r"No NVIDIA device \(PCI vendor 0x10de\) found .*set\s+cuda_driver_require_gpu=false", cuda_driver_require_gpu=True),

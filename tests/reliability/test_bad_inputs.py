@@ -54,6 +54,10 @@ def case_host_vars(case: cases.BadInput, mirror_url: str, kube=None, helm_env=No
                 "gpu_operator_gpu_nodes": [],
             })
         hv.update(case.vars)
+        for k in [k for k, val in hv.items() if val == cases.KUBECONFIG]:
+            if kube is None:
+                raise AssertionError("case %s needs the kube-apiserver (pass kube)" % case.id)
+            hv[k] = kube.kubeconfig
     else:
         args = dict(case.vars)
         if case.runner == "api" and kube is not None:
@@ -93,9 +97,9 @@ def _batch(case_list, make_host, inventory, snapshot, env=None, reset=None) -> d
 
 
 @pytest.fixture(scope="session")
-def node_batch(bad_input_node, mirror, workdir):
+def node_batch(bad_input_node, mirror, workdir, kube_cluster):
     node_cases = cases.by_runner("node")
-    return _batch(node_cases, lambda c: bad_input_node.host(**case_host_vars(c, mirror.url)),
+    return _batch(node_cases, lambda c: bad_input_node.host(**case_host_vars(c, mirror.url, kube_cluster)),
                   os.path.join(workdir, "node-cases.yml"), bad_input_node.snapshot, reset=bad_input_node.reset)
 
 

@@ -38,6 +38,7 @@ def k3s_vars(mirror, token, **extra) -> dict:
     out = {"rel_role": "k3s_agent", "k3s_agent_release_url": mirror.url + "/k3s-io/k3s/releases/download",
            "k3s_agent_server_url": "https://k3s.lab.invalid:6443", "k3s_agent_token": token,
            "k3s_agent_node_name": "rel-fault-node", "k3s_agent_version": K3S_VERSION,
+           "k3s_agent_version_check": False,
            "k3s_agent_start_timeout": 60}
     out.update(extra)
     return out

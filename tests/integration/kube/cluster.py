@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO_ROOT = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
 BUILD_SH = os.path.join(HERE, "build.sh")
+BUILD_SKEW_SH = os.path.join(HERE, "build-skew.sh")
 START_SH = os.path.join(HERE, "start.sh")
 STOP_SH = os.path.join(HERE, "stop.sh")
 
@@ -24,16 +25,26 @@ class KubeHarnessError(RuntimeError):
     """The harness could not build or start the API server."""
 
 
-def build() -> str:
-    """Build (or reuse) kube-apiserver, etcd and helm; return their directory."""
+def _run_build(script: str) -> str:
     start = time.monotonic()
-    proc = subprocess.run([BUILD_SH], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, check=False)
+    proc = subprocess.run([script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, check=False)
     if proc.returncode != 0:
         raise KubeHarnessError(
-            "tests/integration/kube/build.sh failed (rc=%d) after %.0fs:\n%s\n%s"
-            % (proc.returncode, time.monotonic() - start, proc.stdout[-4000:], proc.stderr[-4000:])
+            "tests/integration/kube/%s failed (rc=%d) after %.0fs:\n%s\n%s"
+            % (os.path.basename(script), proc.returncode, time.monotonic() - start,
+               proc.stdout[-4000:], proc.stderr[-4000:])
         )
     return proc.stdout.strip().splitlines()[-1]
+
+
+def build() -> str:
+    """Build (or reuse) kube-apiserver, etcd and helm; return their directory."""
+    return _run_build(BUILD_SH)
+
+
+def build_skew() -> str:
+    """Build (or reuse) the older kube-apiserver of build-skew.sh; return its path."""
+    return _run_build(BUILD_SKEW_SH)
 
 
 def _read_env(path: str) -> dict:
@@ -128,15 +139,19 @@ class KubeCluster:
         return "\n".join(out)
 
 
-def start(state_dir: str, bin_dir: str | None = None, attempts: int = 3) -> KubeCluster:
+def start(state_dir: str, bin_dir: str | None = None, attempts: int = 3,
+          apiserver_bin: str | None = None) -> KubeCluster:
     """Run ``start.sh STATE_DIR`` and return the cluster it started.
 
     start.sh picks free ports, then the servers bind them: another process may take
     one in between, so a failed start is retried (start.sh stops what it started).
+    ``apiserver_bin`` runs that kube-apiserver (build_skew()'s) instead of bin_dir's.
     """
     env = dict(os.environ)
     if bin_dir:
         env["KUBE_BIN_DIR"] = bin_dir
+    if apiserver_bin:
+        env["KUBE_APISERVER_BIN"] = apiserver_bin
     errors = []
     for _attempt in range(attempts):
         proc = subprocess.run(

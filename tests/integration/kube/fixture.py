@@ -3,6 +3,8 @@
 ``kube_cluster`` (session): builds the binaries when missing (build.sh; fails
 loudly when it cannot), starts etcd + kube-apiserver on free 127.0.0.1 ports,
 yields a :class:`kube.cluster.KubeCluster`, and always stops both processes.
+``kube_cluster_skew`` (session): the same with the older kube-apiserver of
+build-skew.sh (Kubernetes v1.35.4), for the version-skew tests.
 ``kube_namespace`` (function): a fresh namespace name, created.
 ``fake_kubelet`` (function): a factory ``fake_kubelet(node_name)`` returning a
 :class:`kube.kubelet.FakeKubelet`; its log servers are closed and its nodes deleted
@@ -12,6 +14,7 @@ after the test.
 from __future__ import annotations
 
 import atexit
+import functools
 import glob
 import os
 import re
@@ -25,7 +28,7 @@ from . import cluster as _cluster
 from .kubelet import FakeKubelet
 
 
-def _session_state_dir() -> str:
+def _session_state_dir(name: str = "session") -> str:
     """``.tmp/kube/session-<pid>``: under .tmp so scripts/leftovers.sh sees its pidfiles.
 
     State directories of earlier sessions whose processes are gone are removed;
@@ -33,10 +36,10 @@ def _session_state_dir() -> str:
     """
     root = os.path.join(_cluster.REPO_ROOT, ".tmp", "kube")
     os.makedirs(root, exist_ok=True)
-    for old in glob.glob(os.path.join(root, "session-*")):
+    for old in glob.glob(os.path.join(root, name + "-*")):
         if not glob.glob(os.path.join(old, "*.pid")):
             shutil.rmtree(old, ignore_errors=True)
-    return os.path.join(root, "session-%d" % os.getpid())
+    return os.path.join(root, "%s-%d" % (name, os.getpid()))
 
 
 _SUMMARY = []
@@ -62,14 +65,12 @@ def pytest_terminal_summary(terminalreporter):
         terminalreporter.write_line(line)
 
 
-@pytest.fixture(scope="session")
-def kube_cluster():
-    """A running etcd + kube-apiserver for the whole session."""
-    bin_dir = _cluster.build()
-    state = _session_state_dir()
+def _running_cluster(state, bin_dir, apiserver_bin=None, report=True):
+    """Start a cluster in ``state``, yield it, and always stop it."""
     # Stop them on interpreter exit too, and on SIGTERM (a `timeout` around pytest),
     # which skips both fixture teardown and atexit.
-    atexit.register(_cluster.stop, state)
+    stopper = functools.partial(_cluster.stop, state)
+    atexit.register(stopper)
     previous = signal.getsignal(signal.SIGTERM)
 
     def on_sigterm(signum, frame):
@@ -82,13 +83,28 @@ def kube_cluster():
 
     signal.signal(signal.SIGTERM, on_sigterm)
     try:
-        running = _cluster.start(state, bin_dir)
+        running = _cluster.start(state, bin_dir, apiserver_bin=apiserver_bin)
         yield running
-        _report_rss(running)
+        if report:
+            _report_rss(running)
     finally:
         _cluster.stop(state)
         signal.signal(signal.SIGTERM, previous)
-        atexit.unregister(_cluster.stop)
+        atexit.unregister(stopper)
+
+
+@pytest.fixture(scope="session")
+def kube_cluster():
+    """A running etcd + kube-apiserver for the whole session."""
+    yield from _running_cluster(_session_state_dir(), _cluster.build())
+
+
+@pytest.fixture(scope="session")
+def kube_cluster_skew():
+    """A running etcd + the older kube-apiserver of build-skew.sh (v1.35.4)."""
+    bin_dir = _cluster.build()
+    apiserver = _cluster.build_skew()
+    yield from _running_cluster(_session_state_dir("skew"), bin_dir, apiserver, report=False)
 
 
 @pytest.fixture

@@ -13,7 +13,14 @@
 #   etcd.pid kube-apiserver.pid, etcd.log kube-apiserver.log
 # waits for /readyz, and prints the admin kubeconfig path as the last line of stdout.
 # stop.sh STATE_DIR stops exactly these processes. KUBE_BIN_DIR overrides the
-# binaries (default: the output of build.sh, which builds them when missing).
+# binaries (default: the output of build.sh, which builds them when missing);
+# KUBE_APISERVER_BIN runs another kube-apiserver with that etcd (build-skew.sh's
+# older one, for the version-skew tests).
+#
+# Anonymous requests are refused (--anonymous-auth=false), as K3s's own
+# kube-apiserver does (k3s-io/k3s pkg/daemons/control/server.go sets
+# anonymous-auth=false unless an authentication-config is given): clients read
+# GET /version with credentials, as they must on a real K3s server.
 #
 # There is no kube-controller-manager, kube-scheduler nor kubelet: tests play
 # their part through the API (see kubelet.py). Because no token controller
@@ -27,8 +34,9 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
 state="${1:-$REPO_ROOT/.tmp/kube/state}"
 bin="${KUBE_BIN_DIR:-$("$here/build.sh" | tail -n 1)}"
-for b in etcd kube-apiserver; do
-  [ -x "$bin/$b" ] || { echo "start.sh: $bin/$b missing: run $here/build.sh" >&2; exit 1; }
+apiserver="${KUBE_APISERVER_BIN:-$bin/kube-apiserver}"
+for b in "$bin/etcd" "$apiserver"; do
+  [ -x "$b" ] || { echo "start.sh: $b missing: run $here/build.sh (or build-skew.sh)" >&2; exit 1; }
 done
 
 if [ -f "$state/kube-apiserver.pid" ] || [ -f "$state/etcd.pid" ]; then
@@ -131,7 +139,7 @@ done
 # --kubelet-*: the API server reaches kubelets (pods/log) at the node's InternalIP
 # and status.daemonEndpoints.kubeletEndpoint.Port over HTTPS, verifying them with
 # our CA and presenting apiserver-kubelet-client.
-"$bin/kube-apiserver" \
+"$apiserver" \
   --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$api_port" \
   --etcd-servers "$etcd_url" \
   --tls-cert-file "$pki/apiserver.crt" --tls-private-key-file "$pki/apiserver.key" \
