@@ -55,7 +55,7 @@ options:
   labels:
     description:
       - Labels, as a list of C(key=value) strings (the syntax of K3s's C(--node-label); the value may
-        be empty, C(key=)) or as a dictionary C({key: value}).
+        be empty, C(key=)) or as a dictionary of keys to values.
       - With O(state=absent) a string may be C(key) alone; a value given must match for the label to
         be removed.
       - Keys are qualified names (C([prefix/]name)), values label values (at most 63 characters);
