@@ -13,6 +13,8 @@ from __future__ import annotations
 import json
 import time
 
+from ansible_collections.k3s_gpu.node.plugins.module_utils import _taints
+
 try:
     from kubernetes.dynamic.exceptions import ConflictError, DynamicApiError, NotFoundError
     from urllib3.exceptions import HTTPError as Urllib3HTTPError
@@ -45,18 +47,66 @@ class NodeApiError(Exception):
         self.status = status
 
 
+# A node name is a DNS subdomain (RFC 1123, lowercase, at most 253 characters): the rule of
+# k8s.io/apimachinery/pkg/util/validation IsDNS1123Subdomain, which the API server applies to
+# Node names (ValidateNodeName).
+_DNS1123_SUBDOMAIN_MAX = 253
+
+
+class NodeNameError(ValueError):
+    """No node name can be worked out, or the one worked out is not a valid node name."""
+
+
 def k3s_node_name(name=None, hostname=None):
     """The node name K3s registers: ``node-name`` when set, else the host name, lowercased.
 
-    K3s: ``name := info.NodeName; if name == "" { name = os.Hostname() }; name = strings.ToLower(name)``
-    (pkg/agent/config/config.go, getHostnameAndIPs; https://github.com/k3s-io/k3s). os.Hostname()
-    is the kernel's host name (``uname -n``, Ansible's ``ansible_facts.nodename``), which may be
-    a fully qualified name. ``--with-node-id`` (a random suffix) cannot be resolved from here.
+    K3s (https://github.com/k3s-io/k3s, pkg/util/net.go, GetHostnameAndIPs, called from
+    pkg/agent/config/config.go with the agent's --node-name / K3S_NODE_NAME)::
+
+        if name == "" { hostname, err := os.Hostname(); ...; name = hostname }
+        // Use lower case hostname to comply with kubernetes constraint
+        name = strings.ToLower(name)
+
+    os.Hostname() is the kernel's host name (``uname -n``; Ansible's ``ansible_facts.nodename``),
+    which may be a fully qualified name; it is neither Ansible's ``ansible_facts.hostname`` (cut
+    at the first dot) nor the inventory name. ``--with-node-id`` (a random suffix) cannot be
+    resolved from here. Returns None when neither is set.
     """
-    chosen = name if name else hostname
+    chosen = name.strip() if isinstance(name, str) else name
+    if not chosen:
+        chosen = hostname.strip() if isinstance(hostname, str) else hostname
     if not chosen:
         return None
-    return chosen.strip().lower()
+    return chosen.lower()
+
+
+def node_name_problem(name):
+    """Why `name` is not a valid Kubernetes node name, or None when it is."""
+    if not isinstance(name, str) or not name:
+        return "it is empty"
+    if len(name) > _DNS1123_SUBDOMAIN_MAX:
+        return "it is longer than %d characters" % _DNS1123_SUBDOMAIN_MAX
+    if not _taints.DNS1123_SUBDOMAIN_RE.match(name):
+        return ("it must be a lowercase DNS name: labels of a-z, 0-9 and '-', starting and ending with a "
+                "letter or digit, separated by '.'")
+    return None
+
+
+def resolve_node_name(name=None, hostname=None):
+    """k3s_node_name(), checked: the node name, or NodeNameError saying what to set."""
+    resolved = k3s_node_name(name, hostname)
+    if resolved is None:
+        raise NodeNameError(
+            "no node name: neither a node name (K3s node-name) nor the host's kernel host name "
+            "(uname -n, ansible_facts.nodename) was given; gather the facts of the node (setup, "
+            "gather_subset min) or set the node name")
+    problem = node_name_problem(resolved)
+    if problem:
+        source = "from node-name %r" % name if (isinstance(name, str) and name.strip()) \
+            else "from the host name %r, uname -n" % hostname
+        raise NodeNameError("node name %r (%s, lowercased as K3s does) is not a valid Kubernetes node name: %s. "
+                            "Set the node name (K3s node-name) to a valid one" % (resolved, source, problem))
+    return resolved
 
 
 def _api_message(exc):
@@ -138,6 +188,22 @@ def patch_taints(nodes, name, taints, resource_version, dry_run=False):
         raise
     except Exception as exc:  # pylint: disable=broad-except
         raise describe(exc, "patching the taints of node %s" % name, _host(nodes))
+
+
+def patch_labels(nodes, name, labels, dry_run=False):
+    """Set (a string) or remove (None) the given ``metadata.labels`` keys with a JSON merge patch.
+
+    A merge patch touches only the keys it names, so the kubelet's and the controllers' own
+    labels, written in between, are kept; no resourceVersion guard is needed. Returns the
+    patched Node as a dict.
+    """
+    kwargs = {"name": name, "content_type": "application/merge-patch+json"}
+    if dry_run:
+        kwargs["dry_run"] = "All"
+    try:
+        return nodes.patch(body={"metadata": {"labels": labels}}, **kwargs).to_dict()
+    except Exception as exc:  # pylint: disable=broad-except
+        raise describe(exc, "patching the labels of node %s" % name, _host(nodes))
 
 
 def _host(nodes):

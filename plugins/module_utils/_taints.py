@@ -34,7 +34,7 @@ SYSTEM_TAINT_PREFIXES = ("node.kubernetes.io/", "node.cloudprovider.kubernetes.i
 # The validation rules of k8s.io/apimachinery/pkg/util/validation (IsQualifiedName,
 # IsValidLabelValue), which the API server applies to taint keys and values.
 _NAME_RE = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
-_DNS1123_SUBDOMAIN_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+DNS1123_SUBDOMAIN_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _NAME_MAX = 63
 _PREFIX_MAX = 253
 _VALUE_MAX = 63
@@ -52,7 +52,7 @@ def validate_key(key):
     if sep:
         if not prefix:
             raise TaintError("key %r: the prefix before '/' is empty" % key)
-        if len(prefix) > _PREFIX_MAX or not _DNS1123_SUBDOMAIN_RE.match(prefix):
+        if len(prefix) > _PREFIX_MAX or not DNS1123_SUBDOMAIN_RE.match(prefix):
             raise TaintError(
                 "key %r: the prefix %r must be a lowercase DNS subdomain (a-z, 0-9, '-', '.'; at most 253 characters)"
                 % (key, prefix)

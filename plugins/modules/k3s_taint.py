@@ -197,8 +197,9 @@ from ansible_collections.k3s_gpu.node.plugins.module_utils._k8s_node import (
     NodeApiError,
     describe,
     get_node,
-    k3s_node_name,
+    NodeNameError,
     patch_taints,
+    resolve_node_name,
     wait_for_node,
 )
 from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
@@ -206,7 +207,6 @@ from ansible_collections.kubernetes.core.plugins.module_utils.k8s.core import An
 from ansible_collections.kubernetes.core.plugins.module_utils.k8s.exceptions import CoreException
 
 CONFLICT_RETRIES = 5
-_DNS1123_SUBDOMAIN_MAX = 253
 
 
 def argument_spec():
@@ -221,10 +221,6 @@ def argument_spec():
         wait_sleep=dict(type="int", default=2),
     )
     return spec
-
-
-def _valid_node_name(name):
-    return bool(name) and len(name) <= _DNS1123_SUBDOMAIN_MAX and taintlib._DNS1123_SUBDOMAIN_RE.match(name)
 
 
 def _registered_nodes(nodes):
@@ -299,12 +295,10 @@ def main():
         required_one_of=[("name", "hostname")],
     )
     params = module.params
-    node_name = k3s_node_name(params["name"], params["hostname"])
-    if not node_name:
-        module.fail_json(msg="name or hostname must be a non-empty node name")
-    if not _valid_node_name(node_name):
-        module.fail_json(msg="node name %r is not a valid Kubernetes node name (a lowercase DNS subdomain: a-z, 0-9, "
-                             "'-', '.')" % node_name)
+    try:
+        node_name = resolve_node_name(params["name"], params["hostname"])
+    except NodeNameError as exc:
+        module.fail_json(msg=str(exc))
     if params["exclusive"] and params["state"] == "absent":
         module.fail_json(msg="exclusive applies to state=present only; with state=absent list the taints to remove")
     if params["wait_timeout"] < 0 or params["wait_sleep"] < 0:
