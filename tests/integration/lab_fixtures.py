@@ -6,10 +6,11 @@ sys.path through conftest.py), or import the fixtures in conftest.py.
 - ``lab_mirror`` (session): builds the mirror tree (tests/lab/mirror/build.sh, cached) and
   starts its own server in ``.tmp/mirror-pytest-<pid>/`` so fault injection never disturbs a
   mirror someone else started; stopped at the end of the session, even on failure.
-- ``lab_container`` (function): a factory; ``lab_container("debian12")`` boots
-  ``localhost/k3s-gpu-lab:debian12`` with systemd and ``--network=host`` (to reach the
-  mirror on 127.0.0.1) under a unique ``k3slab-`` name, waits for systemd, and removes the
-  container after the test. tests/lab/leftovers.sh checks that none survive.
+- ``lab_container`` (function): a factory; ``lab_container("debian12", hostname=None)`` boots
+  ``localhost/k3s-gpu-lab:debian12`` (with that kernel host name, ``uname -n``, when given)
+  with systemd and ``--network=host`` (to reach the mirror on 127.0.0.1) under a unique
+  ``k3slab-`` name, waits for systemd, and removes the container after the test.
+  tests/lab/leftovers.sh checks that none survive.
 """
 
 from __future__ import annotations
@@ -118,11 +119,14 @@ def ensure_image(release: str) -> str:
     return image
 
 
-def boot(release: str, name: str, podman_args: list[str] | None = None) -> Container:
-    """Boot a lab container; `podman_args` go before the image (volumes, for instance)."""
+def boot(release: str, name: str, podman_args: list[str] | None = None, hostname: str | None = None) -> Container:
+    """Boot a lab container; `podman_args` go before the image (volumes, for instance);
+    `hostname`: its kernel host name (`uname -n`), else podman's default."""
     image = ensure_image(release)
+    extra = ["--hostname", hostname] if hostname else []
     subprocess.run(["podman", "run", "-d", "--systemd=always", "--network=host", "--name", name,
-                    "--label", "k3s-gpu-lab=test", *(podman_args or []), image], check=True, stdout=subprocess.DEVNULL)
+                    "--label", "k3s-gpu-lab=test", *extra, *(podman_args or []), image],
+                   check=True, stdout=subprocess.DEVNULL)
     c = Container(name=name, image=image)
     deadline = time.monotonic() + 60
     state = ""
@@ -138,10 +142,11 @@ def boot(release: str, name: str, podman_args: list[str] | None = None) -> Conta
 def lab_container():
     started = []
 
-    def factory(release: str = "debian12", podman_args: list[str] | None = None) -> Container:
+    def factory(release: str = "debian12", podman_args: list[str] | None = None,
+                hostname: str | None = None) -> Container:
         name = "%s%s-%s" % (CONTAINER_PREFIX, release, uuid.uuid4().hex[:8])
         started.append(name)
-        return boot(release, name, podman_args)
+        return boot(release, name, podman_args, hostname)
 
     try:
         yield factory

@@ -259,6 +259,16 @@ BAD_INPUTS = [
          r"no-such-context", "api",
          {"name": "rel-gpu-node", "taints": ["nvidia.com/gpu=true:NoSchedule"], "context": "no-such-context",
           "wait_timeout": 0}),
+    # --- k3s_label (controller) ----------------------------------------------------------
+    _mod("label-no-value", "k3s_label", "labels: [gpu.example.com/model] (no '=')",
+         r"malformed label: labels\[0\] 'gpu\.example\.com/model': no '='", "api",
+         {"name": "rel-gpu-node", "labels": ["gpu.example.com/model"]}),
+    _mod("label-bool-value", "k3s_label", "labels: {gpu.example.com/shared: true} (a boolean)",
+         r"malformed label: .*gpu\.example\.com/shared.*is a boolean; quote it", "api",
+         {"name": "rel-gpu-node", "labels": {"gpu.example.com/shared": True}}),
+    _mod("label-node-name", "k3s_label", "name: GPU_Node_1",
+         r"node name 'gpu_node_1' \(from node-name 'GPU_Node_1'.*is not a valid Kubernetes node name", "api",
+         {"name": "GPU_Node_1", "labels": ["a=b"]}),
     # --- gpu_validate ----------------------------------------------------------------------
     _mod("validate-check-unknown", "gpu_validate", "checks: [gpu_burn]",
          r"value of checks must be one or more of: gpu_health, device_query, vector_add, pod.*gpu_burn", "node", {"checks": ["gpu_burn"]}),
@@ -297,6 +307,12 @@ BAD_INPUTS = [
     BadInput("site-taint-malformed", "site.yml", "k3s_gpu_node_taints: [nvidia.com/gpu] (no effect)",
              r"k3s_agent_node_taints has malformed entries \['nvidia\.com/gpu'\]", runner="site",
              vars={"k3s_gpu_node_taints": ["nvidia.com/gpu"]}),
+    BadInput("site-node-name-invalid", "site.yml", "k3s_gpu_node_name: GPU_07",
+             r"k8s_node_name: node name 'gpu_07' \(from node-name 'GPU_07'.*is not a valid Kubernetes node name.*"
+             r"Set the node name", runner="site", vars={"k3s_gpu_node_name": "GPU_07"}),
+    BadInput("site-label-malformed", "site.yml", "k3s_gpu_node_labels: [gpu.example.com/model] (no value)",
+             r"k3s_agent_node_labels has malformed entries \['gpu\.example\.com/model'\].*key=value", runner="site",
+             vars={"k3s_gpu_node_labels": ["gpu.example.com/model"]}),
 ]
 
 MISSING = _MISSING
