@@ -298,7 +298,20 @@ func (p *plugin) run(ctx context.Context, poll time.Duration) error {
 		logf("serving %s on %s", resourceName, sock)
 		if err := p.register(ctx); err != nil {
 			srv.Stop()
-			return err
+			if ctx.Err() != nil {
+				_ = os.Remove(sock)
+				return nil
+			}
+			// A kubelet that is restarting refuses for a moment: try again, as NVIDIA's
+			// plugin does (its plugin manager restarts the plugins), instead of dying.
+			logf("%v; trying again", err)
+			select {
+			case <-ctx.Done():
+				_ = os.Remove(sock)
+				return nil
+			case <-time.After(poll):
+			}
+			continue
 		}
 		kubeletIno := inode(p.opts.KubeletSocket)
 		logf("registered %s with the kubelet (%d device(s))", resourceName, len(p.devices))
