@@ -183,45 +183,7 @@ openssl req -newkey rsa:2048 -nodes -subj "/CN=$NODE" -keyout "$R/var/lib/kubele
 openssl x509 -req -in "$W/kubelet.csr" -CA "$pki/ca.crt" -CAkey "$pki/ca.key" -CAcreateserial -days 30 \
   -extfile "$W/kubelet.ext" -out "$R/var/lib/kubelet/pki/kubelet.crt" 2>/dev/null
 chmod 600 "$R/var/lib/kubelet/pki/kubelet.key"
-mkdir -p /sys/fs/cgroup/gpu-e2e-node
-cat > "$W/boot.sh" <<BOOT
-set -e
-echo \$\$ > /sys/fs/cgroup/gpu-e2e-node/cgroup.procs
-exec unshare --pid --fork --mount --uts --ipc --cgroup -- /bin/bash -c '
-set -e
-mount --make-rprivate /
-mount --bind $R $R
-mount -t proc proc $R/proc
-mount -t sysfs sysfs $R/sys
-mount -t cgroup2 cgroup2 $R/sys/fs/cgroup
-mount -t tmpfs -o mode=0755 tmpfs $R/run
-mount -t tmpfs tmpfs $R/tmp
-mount --rbind /dev $R/dev
-mount --bind -o ro /usr/local/nvidia $R/usr/local/nvidia
-hostname $NODE
-cd $R
-mkdir -p .oldroot
-pivot_root . .oldroot
-umount -l /.oldroot
-rmdir /.oldroot
-ldconfig
-exec /usr/bin/env -i container=gpu-e2e TERM=dumb /lib/systemd/systemd --system --log-target=console --log-level=notice
-'
-BOOT
-setsid bash "$W/boot.sh" > "$res/node-console.log" 2>&1 < /dev/null &
-boot=$!
-for _ in $(seq 1 100); do
-  node_pid=$(cat "/proc/$boot/task/$boot/children" 2>/dev/null | awk '{print $1}') || true
-  [ -n "$node_pid" ] && [ "$(cat "/proc/$node_pid/comm" 2>/dev/null)" = systemd ] && break
-  node_pid=""; sleep 0.1
-done
-[ -n "$node_pid" ] || { echo "the node's systemd did not start"; cat "$res/node-console.log"; exit 1; }
-for _ in $(seq 1 60); do
-  state=$(nodesh 'systemctl is-system-running' 2>/dev/null || true)
-  case $state in running|degraded) break ;; esac
-  sleep 0.5
-done
-echo "node systemd (PID $node_pid on this machine): $state"
+node_pid=$("$here/node.sh" boot "$R" "$NODE" "$res/node-console.log")
 nodesh 'systemctl --failed --no-pager; hostname; ls -la /dev/nvidia*; nvidia-smi -L' | tee "$res/node-boot.txt"
 
 phase "images: vectoradd (nvcc) and pause, from source"
