@@ -3,8 +3,12 @@
 //
 //	k3s --version | -v | version     prints "k3s version <v> (<commit>)" and the Go version
 //	k3s agent [flags]                 reads /etc/rancher/k3s/config.yaml and config.yaml.d/*.yaml,
-//	                                  the token file and K3S_* variables, validates them, and
-//	                                  then runs until SIGTERM (so systemd sees an active unit)
+//	                                  the token file and K3S_* variables and validates them; then,
+//	                                  when the real containerd and kubelet are installed, renders
+//	                                  containerd's config and launches and supervises both, as
+//	                                  K3s's agent does (launcher.go); without them it logs that it
+//	                                  runs in validation-only mode and runs until SIGTERM (so
+//	                                  systemd sees an active unit)
 //	k3s check-config                  a short report, exit 0
 //
 // Version and commit are set with -ldflags "-X main.version=... -X main.commit=...", so
@@ -62,6 +66,10 @@ type agentConfig struct {
 	NodeLabels     []string
 	DefaultRuntime string
 	DataDir        string
+	PauseImage     string
+	Snapshotter    string
+	NodeIP         string
+	KubeletArgs    []string
 	Extra          map[string]any
 }
 
@@ -248,9 +256,20 @@ func buildAgentConfig(args []string) (*agentConfig, error) {
 	if cfg.NodeLabels, err = list("node-label"); err != nil {
 		return nil, err
 	}
+	if cfg.KubeletArgs, err = list("kubelet-arg"); err != nil {
+		return nil, err
+	}
+	nodeIPs, err := list("node-ip")
+	if err != nil {
+		return nil, err
+	}
+	cfg.NodeIP = strings.Join(nodeIPs, ",")
+	cfg.PauseImage = get("pause-image", "")
+	cfg.Snapshotter = get("snapshotter", "")
 	for k, v := range file {
 		switch k {
-		case "server", "token", "token-file", "node-name", "node-taint", "node-label", "default-runtime", "data-dir":
+		case "server", "token", "token-file", "node-name", "node-taint", "node-label", "default-runtime", "data-dir",
+			"kubelet-arg", "node-ip", "pause-image", "snapshotter":
 		default:
 			cfg.Extra[k] = v
 		}
@@ -306,31 +325,54 @@ func runAgent(args []string) {
 	if node == "" {
 		node, _ = os.Hostname()
 	}
-	logf("info", "Starting k3s agent %s (%s)", version, commit)
-	logf("info", "Stand-in: would join %s as node %q with taints %v labels %v default-runtime %q (STAND-IN for k3s_gpu.node tests; no kubelet runs)",
-		cfg.Server, node, cfg.NodeTaints, cfg.NodeLabels, cfg.DefaultRuntime)
-	if _, err := os.Stat("/usr/bin/nvidia-container-runtime"); err == nil {
-		logf("info", "Found nvidia container runtime at /usr/bin/nvidia-container-runtime")
+	dataDir := cfg.DataDir
+	if dataDir == "" {
+		dataDir = defaultDataDir
 	}
+	logf("info", "Starting k3s agent %s (%s)", version, commit)
+	comps, err := findComponents(cfg, dataDir)
+	if err != nil {
+		fatal(err)
+	}
+	mode := "validation-only"
+	if comps != nil {
+		mode = "launcher"
+	}
+	writeState(cfg, node, dataDir, mode)
+	if comps == nil {
+		logf("info", "Stand-in: would join %s as node %q with taints %v labels %v default-runtime %q (STAND-IN for k3s_gpu.node tests; no kubelet runs)",
+			cfg.Server, node, cfg.NodeTaints, cfg.NodeLabels, cfg.DefaultRuntime)
+		logf("info", "Stand-in: validation-only mode: no containerd or kubelet in %s, so nothing is launched", strings.Join(binDirs(cfg, dataDir), ":"))
+		if _, err := os.Stat("/usr/bin/nvidia-container-runtime"); err == nil {
+			logf("info", "Found nvidia container runtime at /usr/bin/nvidia-container-runtime")
+		}
+		sig := make(chan os.Signal, 1)
+		signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
+		s := <-sig
+		logf("info", "Received %v; shutting down", s)
+		return
+	}
+	logf("info", "Stand-in: launcher mode: joining %s as node %q with taints %v labels %v default-runtime %q (containerd %s, kubelet %s)",
+		cfg.Server, node, cfg.NodeTaints, cfg.NodeLabels, cfg.DefaultRuntime, comps.Containerd, comps.Kubelet)
+	if err := launch(cfg, comps, dataDir, node); err != nil {
+		fatal(err)
+	}
+}
+
+// writeState records what the agent was configured with (never the token), for tests.
+func writeState(cfg *agentConfig, node, dataDir, mode string) {
 	state := map[string]any{
 		"version": version, "server": cfg.Server, "node_name": node, "node_taints": cfg.NodeTaints,
 		"node_labels": cfg.NodeLabels, "default_runtime": cfg.DefaultRuntime, "token_set": cfg.Token != "",
 		"token_file": cfg.TokenFile, "started": time.Now().UTC().Format(time.RFC3339), "pid": os.Getpid(),
-		"nvidia_runtime": fileExists("/usr/bin/nvidia-container-runtime"),
-	}
-	dataDir := cfg.DataDir
-	if dataDir == "" {
-		dataDir = defaultDataDir
+		"nvidia_runtime": fileExists("/usr/bin/nvidia-container-runtime"), "mode": mode,
+		"kubelet_args": cfg.KubeletArgs,
 	}
 	stateFile := filepath.Join(dataDir, "agent", "standin-state.json")
 	if b, err := json.MarshalIndent(state, "", "  "); err == nil {
 		_ = os.MkdirAll(filepath.Dir(stateFile), 0o755)
 		_ = os.WriteFile(stateFile, append(b, '\n'), 0o600)
 	}
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
-	s := <-sig
-	logf("info", "Received %v; shutting down", s)
 }
 
 func fileExists(p string) bool {
