@@ -11,6 +11,7 @@
 #   $K3S_GPU_CACHE/gpu-runc-<hash>/runc        runc, CGO and static (as the 2026-12-01 probe)
 #   $K3S_GPU_CACHE/gpu-cni-<hash>/             bridge, host-local, loopback, portmap
 #   $K3S_GPU_CACHE/gpu-helm-<hash>/helm        helm (tests/integration/kube/helm/go.mod)
+#   $K3S_GPU_CACHE/gpu-device-plugin-<hash>/nvidia-device-plugin   tests/lab/standins/device-plugin
 #   $K3S_GPU_CACHE/gpu-pause-<hash>/pause      the pause program (build/pause/pause.c), static
 #
 # The NVIDIA container toolkit's commands are not built here: the lab mirror's packages
@@ -131,6 +132,12 @@ build_helm() {
     -o "$tmp/helm" helm.sh/helm/v3/cmd/helm)
 }
 
+# The device-plugin stand-in (tests/lab/standins/device-plugin), static, as its main.go says.
+plugin_src="$here/../lab/standins/device-plugin"
+build_device-plugin() {
+  (cd "$plugin_src" && CGO_ENABLED=0 GOFLAGS=-mod=mod go build -trimpath -ldflags "-s -w" -o "$tmp/nvidia-device-plugin" .)
+}
+
 build_pause() {
   cc -Os -static -o "$tmp/pause" "$here/build/pause/pause.c"
   strip "$tmp/pause"
@@ -142,4 +149,5 @@ case $sel in all|containerd) build containerd "$CONTAINERD_VERSION" -- build_con
 case $sel in all|runc) build runc "$RUNC_VERSION" -- build_runc ;; esac
 case $sel in all|cni) build cni "$CNI_PLUGINS_VERSION" "$CNI_PLUGINS" -- build_cni ;; esac
 case $sel in all|helm) build helm "$(cat "$helm_mod/go.mod" "$helm_mod/go.sum")" -- build_helm ;; esac
+case $sel in all|device-plugin) build device-plugin "$(cd "$plugin_src" && find . -type f | LC_ALL=C sort | xargs cat)" -- build_device-plugin ;; esac
 case $sel in all|pause) build pause "$(cat "$here/build/pause/pause.c")" -- build_pause ;; esac

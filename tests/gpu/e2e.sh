@@ -31,6 +31,7 @@ NODE=gpu-h200                      # the node's host name (and so its Kubernetes
 NODE_IP=10.99.0.1                  # its InternalIP, on lo of the private network namespace
 VADD_IMAGE=k3s-gpu-e2e.local/cuda-sample:vectoradd-cuda13.0
 PAUSE_IMAGE=docker.io/rancher/mirrored-pause:3.6   # K3s's default sandbox image name
+PLUGIN_IMAGE=k3s-gpu-e2e.local/k8s-device-plugin:standin
 res=$W/evidence
 export LC_ALL=C.UTF-8 LANG=C.UTF-8 PYTHONUNBUFFERED=1 ANSIBLE_NOCOLOR=1 ANSIBLE_FORCE_COLOR=0
 export PATH=$W/bin:$PATH:/usr/local/cuda/bin:/usr/local/nvidia/bin
@@ -63,6 +64,7 @@ cleanup() {
   rc=$?
   phase ""
   set +e
+  [ -n "${operator_pid:-}" ] && kill "$operator_pid"
   if [ -n "$node_pid" ]; then
     nodesh 'journalctl -u k3s-agent --no-pager -o short-monotonic' > "$res/k3s-agent.journal" 2>&1
     kill -9 "$node_pid"
@@ -187,14 +189,14 @@ node_pid=$("$here/node.sh" boot "$R" "$NODE" "$res/node-console.log")
 nodesh 'systemctl --failed --no-pager; hostname; ls -la /dev/nvidia*; nvidia-smi -L' | tee "$res/node-boot.txt"
 
 phase "images: vectoradd (nvcc) and pause, from source"
-"$here/images.sh" "$W/images" "$W/bin/pause" "$VADD_IMAGE" "$PAUSE_IMAGE"
-cp "$W/images/vectoradd.tar" "$W/images/pause.tar" "$R/root/"
+"$here/images.sh" "$W/images" "$W/bin" "$VADD_IMAGE" "$PAUSE_IMAGE" "$PLUGIN_IMAGE"
+cp "$W/images/vectoradd.tar" "$W/images/pause.tar" "$W/images/device-plugin.tar" "$R/root/"
 # No registry: import both as soon as the agent's containerd answers (the kubelet retries
 # image pulls and sandbox creation with back-off meanwhile).
 (
   for _ in $(seq 1 1200); do
     if nodesh 'test -S /run/k3s/containerd/containerd.sock' 2>/dev/null; then
-      nodesh 'for i in /root/pause.tar /root/vectoradd.tar; do /var/lib/rancher/k3s/data/current/bin/ctr -a /run/k3s/containerd/containerd.sock -n k8s.io images import "$i"; done' \
+      nodesh 'for i in /root/pause.tar /root/vectoradd.tar /root/device-plugin.tar; do /var/lib/rancher/k3s/data/current/bin/ctr -a /run/k3s/containerd/containerd.sock -n k8s.io images import "$i"; done' \
         > "$res/image-import.log" 2>&1 && break
     fi
     sleep 0.5
@@ -233,9 +235,20 @@ all:
     container_toolkit_gpgkey_url: $MIRROR/libnvidia-container/gpgkey
     k3s_agent_release_url: $MIRROR/k3s-io/k3s/releases/download
     gpu_operator_chart_repo_url: $MIRROR/helm/nvidia
+    # The one value that is not a default: the lab chart is a stand-in without NVIDIA's operator
+    # program, and this cluster has no untainted node for it; the harness plays the operator
+    # (tests/gpu/operator_standin.py: the operand DaemonSets, run for real by the kubelet),
+    # and the role still waits for them (gpu_operator_wait stays true).
+    gpu_operator_values:
+      operator:
+        replicas: 0
 INV
 cp "$W/inventory/hosts.yml" "$res/inventory.yml"
 playbook() { python3 "$W/site/bin/ansible-playbook" -i "$W/inventory/hosts.yml" "$repo/playbooks/site.yml" "$@"; }
+
+setsid python3 "$here/operator_standin.py" --namespace gpu-operator --device-plugin-image "$PLUGIN_IMAGE" \
+  --vectoradd-image "$VADD_IMAGE" --pause-image "$PAUSE_IMAGE" > "$res/operator-standin.log" 2>&1 < /dev/null &
+operator_pid=$!
 
 phase "site.yml, first run (bare GPU host to Test PASSED)"
 set +e

@@ -7,16 +7,20 @@
 #     NVIDIA's CUDA images set it (LD_LIBRARY_PATH=/usr/local/nvidia/lib:/usr/local/nvidia/lib64,
 #     NVIDIA_DRIVER_CAPABILITIES=compute,utility); no driver library inside: the NVIDIA
 #     runtime brings those;
-#   - the pause image: tests/gpu/build/pause/pause.c, built static by tests/gpu/build.sh.
+#   - the pause image: tests/gpu/build/pause/pause.c, built static by tests/gpu/build.sh;
+#   - the device-plugin stand-in's image (tests/lab/standins/device-plugin, static Go) with the
+#     C libraries the host driver's nvidia-smi links (it runs the host's nvidia-smi).
 #
-#   images.sh OUT_DIR PAUSE_BINARY VECTORADD_IMAGE PAUSE_IMAGE
-# Writes OUT_DIR/vectoradd.tar and OUT_DIR/pause.tar (archives for `ctr images import`).
+#   images.sh OUT_DIR BIN_DIR VECTORADD_IMAGE PAUSE_IMAGE DEVICE_PLUGIN_IMAGE
+# BIN_DIR holds pause and nvidia-device-plugin. Writes OUT_DIR/vectoradd.tar, pause.tar and
+# device-plugin.tar (archives for `ctr images import`).
 # Needs nvcc (PATH or /usr/local/cuda/bin) and python3.
 set -euo pipefail
-out=${1:?usage: images.sh OUT_DIR PAUSE_BINARY VECTORADD_IMAGE PAUSE_IMAGE}
-pause_bin=${2:?pause binary}
+out=${1:?usage: images.sh OUT_DIR BIN_DIR VECTORADD_IMAGE PAUSE_IMAGE DEVICE_PLUGIN_IMAGE}
+bin=${2:?directory of pause and nvidia-device-plugin}
 vadd_image=${3:?vectoradd image name}
 pause_image=${4:?pause image name}
+plugin_image=${5:?device plugin image name}
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
 export PATH=$PATH:/usr/local/cuda/bin
@@ -38,7 +42,7 @@ nvcc -O2 -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compu
 root="$work/vadd-root"
 mkdir -p "$root/cuda-samples" "$root/tmp" "$root/etc" "$root/usr/local/nvidia/lib64"
 cp "$work/vectorAdd" "$root/cuda-samples/vectorAdd"
-copy_lib() {  # copy a library and the path it is found at (links resolved)
+copy_lib() {  # copy a library into $root at the path it is found at (links resolved)
   mkdir -p "$root$(dirname "$1")"
   cp -L "$1" "$root$1"
 }
@@ -57,5 +61,13 @@ python3 "$here/oci_image.py" --name "$vadd_image" --rootfs "$root" --entrypoint 
 
 proot="$work/pause-root"
 mkdir -p "$proot"
-cp "$pause_bin" "$proot/pause"
+cp "$bin/pause" "$proot/pause"
 python3 "$here/oci_image.py" --name "$pause_image" --rootfs "$proot" --entrypoint /pause "$out/pause.tar"
+
+root="$work/plugin-root"
+mkdir -p "$root/usr/bin" "$root/tmp" "$root/var/lib/kubelet/device-plugins" "$root/usr/local/nvidia"
+cp "$bin/nvidia-device-plugin" "$root/usr/bin/nvidia-device-plugin"
+smi=$(command -v nvidia-smi || echo /usr/local/nvidia/bin/nvidia-smi)
+for lib in $(ldd "$smi" | grep -oE '/[^ ]+' | grep -v '^/usr/local/nvidia'); do copy_lib "$lib"; done
+python3 "$here/oci_image.py" --name "$plugin_image" --rootfs "$root" --entrypoint /usr/bin/nvidia-device-plugin \
+  --env PATH=/usr/local/nvidia/bin:/usr/bin:/bin "$out/device-plugin.tar"
