@@ -15,8 +15,8 @@ description:
     supports, and for each GPU its identity, architecture, compute capability, memory, persistence,
     MIG, ECC, power, temperature and maximum clocks as C(ansible_facts.nvidia_smi).
   - nvidia-smi 580 does not print the compute capability in its XML. Then the module runs
-    C(nvidia-smi --query-gpu=index,pci.bus_id,compute_cap --format=csv,noheader) as well, at the
-    same time as the first call so that the module takes barely longer than nvidia-smi itself.
+    C(nvidia-smi --query-gpu=index,pci.bus_id,compute_cap --format=csv,noheader) as well, after the
+    first call and only when its XML lacks the compute capability.
   - Without nvidia-smi on the target, with the driver not loaded, or without GPUs, the facts say
     so in RV(ansible_facts.nvidia_smi.installed), RV(ansible_facts.nvidia_smi.driver_loaded) and
     RV(ansible_facts.nvidia_smi.error); the module fails only when O(required=true).
@@ -228,7 +228,6 @@ ansible_facts:
 """
 
 import os
-import threading
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -254,26 +253,6 @@ def argument_spec():
     )
 
 
-class _Background(object):
-    """Run one command in a thread while the main one runs."""
-
-    def __init__(self, module, cmd):
-        self.result = (None, "", "")
-        self._thread = threading.Thread(target=self._run, args=(module, cmd))
-        self._thread.daemon = True
-        self._thread.start()
-
-    def _run(self, module, cmd):
-        try:
-            self.result = module.run_command(cmd)
-        except Exception as exc:  # reported to the caller, which decides
-            self.result = (None, "", str(exc))
-
-    def wait(self):
-        self._thread.join()
-        return self.result
-
-
 def gather(module):
     params = module.params
     if params["executable"] and not os.access(params["executable"], os.X_OK):
@@ -284,11 +263,7 @@ def gather(module):
         return empty_facts(False, error="nvidia-smi not found on PATH or in %s: the NVIDIA driver is not installed"
                            % ", ".join(NVIDIA_SMI_DIRS)), None
 
-    caps_job = None
-    if params["compute_capability"]:
-        caps_job = _Background(module, [path] + COMPUTE_CAP_QUERY)
     rc, out, err = module.run_command([path, "-q", "-x"])
-    caps_rc, caps_out, caps_err = caps_job.wait() if caps_job else (None, "", "")
 
     if rc != 0:
         kind, message = classify_failure(rc, out, err)
@@ -306,7 +281,11 @@ def gather(module):
     facts = empty_facts(True, path, driver_loaded=True)
     facts.update(parsed)
     warning = None
-    if caps_job is not None and needs_compute_caps(facts):
+    # The XML of older drivers has no compute capability. Only then is a second nvidia-smi
+    # run asked for, in this process (run_command's own failure handling stays single:
+    # a thread calling it could print a second JSON result).
+    if params["compute_capability"] and needs_compute_caps(facts):
+        caps_rc, caps_out, caps_err = module.run_command([path] + COMPUTE_CAP_QUERY)
         try:
             if caps_rc != 0:
                 raise NvidiaSmiParseError("rc %s: %s %s" % (caps_rc, caps_out.strip(), caps_err.strip()))

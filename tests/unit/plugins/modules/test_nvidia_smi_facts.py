@@ -162,3 +162,12 @@ def test_executable_missing(run_module, tmp_path):
     assert rc == 0
     facts = result["ansible_facts"]["nvidia_smi"]
     assert facts["installed"] is False and facts["error"] == "nvidia-smi not found at %s (executable)" % missing
+
+
+def test_failed_xml_query_runs_no_second_command(run_module, smi):
+    # The compute-capability query runs only after the XML was read and lacked it; a driver that
+    # is not loaded is found with one nvidia-smi run, and no second one races it.
+    path, log = smi(xml="driver-not-loaded-derived.txt", xml_rc=9, caps="h100-8gpu-derived-query-compute-cap.csv")
+    rc, result = run_module("nvidia_smi_facts", {"executable": path})
+    assert rc == 0, result
+    assert calls(log) == ["-q -x"]
