@@ -34,8 +34,9 @@ lint: setup ## ansible-lint (production), yamllint, antsibull-changelog lint, ar
 sanity: setup ## ansible-test sanity, offline, on a temporary collection tree
 	@$(STAGE) sanity scripts/sanity.sh
 
-unit: setup ## pytest unit tests (parsers, modules)
+unit: setup ## pytest unit tests (parsers, modules) and go test of the lab's Go stand-ins
 	@$(STAGE) unit scripts/pytest.sh unit tests/unit
+	@$(STAGE) unit-go scripts/gotest.sh
 
 lab-images: setup ## Debian 12/13 systemd images for podman (cached)
 	@$(STAGE) lab-images tests/lab/images.sh all
