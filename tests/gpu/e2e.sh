@@ -166,6 +166,10 @@ R=$W/node
 mkdir -p "$R/usr/local/nvidia"
 echo /usr/local/nvidia/lib64 > "$R/etc/ld.so.conf.d/000-nvidia-driver.conf"
 echo "$NODE" > "$R/etc/hostname"
+# An air-gapped host: nothing outside the GPU machine is reachable, so the host has no Debian
+# apt source (apt's update would fail on it); the NVIDIA sources the roles add are the mirror's.
+echo "# air-gapped: no Debian mirror reachable (tests/gpu/e2e.sh)" > "$R/etc/apt/sources.list"
+rm -f "$R"/etc/apt/sources.list.d/*
 printf '127.0.0.1 localhost\n%s %s\n' "$NODE_IP" "$NODE" > "$R/etc/hosts"
 # The components K3s bundles in its binary and unpacks to <data-dir>/data/current/bin
 # (k3s-io/k3s pkg/data): the stand-in launcher runs them from there.

@@ -12,7 +12,9 @@
 #   times.txt       how long each build and the pack took here
 #   run.sh          the entry point: `bash DIR/run.sh` on the GPU machine (unpacks repo.tar.gz,
 #                   runs tests/gpu/e2e.sh DIR $OUT)
-# Usage: tests/gpu/pack.sh DIR   (the device tool carries at most 64 MiB a call: see README.md)
+# in two parts, DIR/1 (rootfs, python, mirror) and DIR/2 (the rest), since the device tool
+# carries at most 64 MiB a call: see README.md for the two calls.
+# Usage: tests/gpu/pack.sh DIR
 set -euo pipefail
 dest=${1:?usage: pack.sh DIR}
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -42,9 +44,29 @@ pack_bins() {
 }
 timed "pack bin.tar.xz" pack_bins
 cp "$(tail -n 1 "$dest/.rootfs")" "$dest/rootfs.tar.xz"
-timed "pack mirror.tar.xz" sh -c "tar -C '$(tail -n 1 "$dest/.mirror")' -cf - www | xz -T0 -6 > '$dest/mirror.tar.xz'"
+# The mirror's www/ without what the run does not fetch: the untrusted-key copies, the
+# toolkit's older version and the K3s releases other than the role's default.
+k3s_default=$(sed -n 's/^k3s_agent_version: *//p' "$REPO_ROOT/roles/k3s_agent/defaults/main.yml")
+pack_mirror() {
+  local tree; tree=$(tail -n 1 "$dest/.mirror")
+  local excl=(--exclude=www/untrusted --exclude='*_1.17.8-1_*')
+  for d in "$tree"/www/k3s-io/k3s/releases/download/*/; do
+    [ "$(basename "$d")" = "$k3s_default" ] || excl+=(--exclude="www/k3s-io/k3s/releases/download/$(basename "$d")")
+  done
+  tar -C "$tree" "${excl[@]}" -cf - www | xz -T0 -9 > "$dest/mirror.tar.xz"
+}
+timed "pack mirror.tar.xz" pack_mirror
 
-wheels=$K3S_GPU_CACHE/gpu-wheels
+wheels=$K3S_GPU_CACHE/gpu-wheels-$(hash_of "$here/wheels.txt")
+fetch_wheels() {
+  [ -f "$wheels/.complete" ] && return 0
+  mkdir -p "$wheels"
+  grep -vE '^\s*(#|$)' "$here/wheels.txt" | xargs python3 -m pip download -q --no-deps --only-binary=:all: \
+    --python-version 3.12 --implementation cp --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 \
+    --platform manylinux2014_x86_64 -d "$wheels"
+  touch "$wheels/.complete"
+}
+timed "fetch wheels (tests/gpu/wheels.txt)" fetch_wheels
 pack_python() {
   local venv site stage
   venv=$(ls -d "$K3S_GPU_CACHE"/venv-*/ | head -n 1)
@@ -52,14 +74,15 @@ pack_python() {
   stage=$(mktemp -d)
   mkdir -p "$stage/wheels" "$stage/collections/ansible_collections/community"
   cp "$wheels"/*.whl "$stage/wheels/"
-  cp -r "$site/ansible_collections/kubernetes" "$stage/collections/ansible_collections/"
+  mkdir -p "$stage/collections/ansible_collections/kubernetes"
+  cp -r "$site/ansible_collections/kubernetes/core" "$stage/collections/ansible_collections/kubernetes/"
   cp -r "$site/ansible_collections/community/docker" "$site/ansible_collections/community/general" \
     "$stage/collections/ansible_collections/community/"
   find "$stage" -name __pycache__ -type d -prune -exec rm -rf {} +
+  find "$stage/collections" -mindepth 4 -maxdepth 4 -name tests -type d -prune -exec rm -rf {} +
   tar -C "$stage" -cf - . | xz -T0 -6 > "$dest/python.tar.xz"
   rm -rf "$stage"
 }
-[ -n "$(ls "$wheels"/*.whl 2>/dev/null)" ] || { echo "pack.sh: no wheels in $wheels (see tests/gpu/README.md)" >&2; exit 1; }
 timed "pack python.tar.xz" pack_python
 (cd "$REPO_ROOT" && git ls-files -co --exclude-standard -z | tar --null -czf "$dest/repo.tar.gz" -T -)
 cat > "$dest/run.sh" <<'RUN'
@@ -73,4 +96,10 @@ tar -C "$repo" -xzf "$payload/repo.tar.gz"
 exec "$repo/tests/gpu/e2e.sh" "$payload" "${OUT:-/tmp/gpu-e2e-out}"
 RUN
 rm -f "$dest/.components" "$dest/.rootfs" "$dest/.mirror"
-du -ch "$dest"/* | tee -a "$times" >&2
+# Two parts for two device calls made back to back (the machine keeps /var/tmp while warm):
+# part 1 is copied to /var/tmp/gpu-payload, part 2 joins it there and runs (README.md).
+rm -rf "$dest/1" "$dest/2"; mkdir -p "$dest/1" "$dest/2"
+mv "$dest/rootfs.tar.xz" "$dest/python.tar.xz" "$dest/mirror.tar.xz" "$dest/1/"
+mv "$dest/bin.tar.xz" "$dest/repo.tar.gz" "$dest/run.sh" "$dest/2/"
+du -ch "$dest"/1/* "$dest"/2/* | tee -a "$times" >&2
+cp "$times" "$dest/2/times.txt"
