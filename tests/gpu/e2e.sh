@@ -42,6 +42,10 @@ mkdir -p "$res"
 exec > >(tee "$out/e2e.log") 2>&1
 
 SECONDS=0
+# The device tool ends a command after 10 minutes: the run keeps its own deadline so that it
+# always ends with its evidence packed.
+deadline=${GPU_E2E_DEADLINE:-560}
+left() { local n=$((deadline - SECONDS - $1)); [ "$n" -gt 30 ] || n=30; echo "$n"; }
 failures=0
 phase_start=0
 phase_name=""
@@ -248,7 +252,6 @@ all:
         replicas: 0
 INV
 cp "$W/inventory/hosts.yml" "$res/inventory.yml"
-playbook() { python3 "$W/site/bin/ansible-playbook" -i "$W/inventory/hosts.yml" "$repo/playbooks/site.yml" "$@"; }
 
 setsid python3 "$here/operator_standin.py" --namespace gpu-operator --device-plugin-image "$PLUGIN_IMAGE" \
   --vectoradd-image "$VADD_IMAGE" --pause-image "$PAUSE_IMAGE" > "$res/operator-standin.log" 2>&1 < /dev/null &
@@ -256,7 +259,8 @@ operator_pid=$!
 
 phase "site.yml, first run (bare GPU host to Test PASSED)"
 set +e
-playbook > "$res/site-run1.log" 2>&1; rc1=$?
+timeout "$(left 150)" python3 "$W/site/bin/ansible-playbook" -i "$W/inventory/hosts.yml" "$repo/playbooks/site.yml" \
+  > "$res/site-run1.log" 2>&1; rc1=$?
 set -e
 tail -n 40 "$res/site-run1.log"
 check "site.yml first run succeeds (rc $rc1)" test "$rc1" -eq 0
@@ -265,7 +269,8 @@ agent_ts1=$(nodesh 'systemctl show k3s-agent -p ActiveEnterTimestampMonotonic --
 
 phase "site.yml, second run (idempotence)"
 set +e
-playbook > "$res/site-run2.log" 2>&1; rc2=$?
+timeout "$(left 90)" python3 "$W/site/bin/ansible-playbook" -i "$W/inventory/hosts.yml" "$repo/playbooks/site.yml" \
+  > "$res/site-run2.log" 2>&1; rc2=$?
 set -e
 tail -n 12 "$res/site-run2.log"
 check "site.yml second run succeeds (rc $rc2)" test "$rc2" -eq 0
@@ -288,7 +293,8 @@ nodesh 'cat /etc/rancher/k3s/config.yaml' > "$res/k3s-config.yaml" || true
 check "containerd's config (K3s's path) has the nvidia runtime" \
   grep -q "runtimes.'nvidia'" "$res/containerd-config.toml"
 set +e
-python3 "$here/e2e_checks.py" --node "$NODE" --image "$VADD_IMAGE" --out "$res" \
+timeout "$(left 15)" python3 "$here/e2e_checks.py" --node "$NODE" --image "$VADD_IMAGE" --out "$res" \
+  --timeout "$(left 40)" \
   --nvidia-smi "$(nvidia-smi --query-gpu=uuid --format=csv,noheader | wc -l)"
 rc=$?
 set -e

@@ -41,8 +41,7 @@ def pod(name, image, node, runtime_class="nvidia", toleration=True, gpu=True):
             "spec": spec}
 
 
-def wait_for(core, name, done, timeout):
-    deadline = time.monotonic() + timeout
+def wait_for(core, name, done, deadline):
     while True:
         obj = core.read_namespaced_pod(name, "default")
         if done(obj) or time.monotonic() > deadline:
@@ -72,7 +71,7 @@ def main(argv=None):
     parser.add_argument("--image", required=True)
     parser.add_argument("--out", required=True)
     parser.add_argument("--nvidia-smi", type=int, required=True, help="the GPU count nvidia-smi reports")
-    parser.add_argument("--timeout", type=int, default=120)
+    parser.add_argument("--timeout", type=int, default=120, help="seconds for all the pods together")
     args = parser.parse_args(argv)
     config.load_kube_config()
     core = client.CoreV1Api()
@@ -107,8 +106,9 @@ def main(argv=None):
     for _, manifest, _ in cases:
         core.create_namespaced_pod("default", manifest)
     results = {}
+    deadline = time.monotonic() + args.timeout
     for label, manifest, done in cases:
-        obj = wait_for(core, manifest["metadata"]["name"], done, args.timeout)
+        obj = wait_for(core, manifest["metadata"]["name"], done, deadline)
         logs = ""
         if obj.spec.node_name and obj.status.phase in ("Succeeded", "Failed", "Running"):
             logs = core.read_namespaced_pod_log(manifest["metadata"]["name"], "default")
