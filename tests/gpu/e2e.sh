@@ -6,8 +6,8 @@
 #
 #   tests/gpu/e2e.sh PAYLOAD_DIR OUT_DIR
 #
-# PAYLOAD_DIR is what tests/gpu/pack.sh made on the CPU machine: bin.tar.xz (the components
-# of tests/gpu/build.sh), rootfs.tar.xz (tests/gpu/rootfs.sh), mirror.tar.xz (the lab mirror
+# PAYLOAD_DIR is what tests/gpu/pack.sh made on the CPU machine: bin-control.tar.xz and
+# bin-node.tar.xz (the components of tests/gpu/build.sh), rootfs.tar.xz (tests/gpu/rootfs.sh), mirror.tar.xz (the lab mirror
 # tree), python.tar.xz (wheels + collections) and times.txt (the CPU machine's build and pack
 # times). Runs as root on the GPU machine (Ubuntu 24.04, python3.12, nvcc, the driver in
 # /usr/local/nvidia, no systemd, no network). Writes OUT_DIR/e2e.log and
@@ -92,7 +92,11 @@ cat "$payload/times.txt" | tee "$res/cpu-times.txt"
 phase_start=$SECONDS  # the CPU machine's times are in cpu-times.txt, not this machine's clock
 phase "unpack the payload"
 mkdir -p "$W/bin" "$W/node" "$W/mirror" "$W/py"
-xz -dc "$payload/bin.tar.xz" | tar -C "$W/bin" -x
+for part in rootfs.tar.xz mirror.tar.xz python.tar.xz bin-control.tar.xz bin-node.tar.xz; do
+  [ -f "$payload/$part" ] || { echo "payload incomplete: no $part in $payload (the machine went cold between the calls?)"; exit 3; }
+done
+xz -dc "$payload/bin-control.tar.xz" | tar -C "$W/bin" -x
+xz -dc "$payload/bin-node.tar.xz" | tar -C "$W/bin" -x
 xz -dc "$payload/rootfs.tar.xz" | tar -C "$W/node" -x
 xz -dc "$payload/mirror.tar.xz" | tar -C "$W/mirror" -x
 xz -dc "$payload/python.tar.xz" | tar -C "$W/py" -x

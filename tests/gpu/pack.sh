@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Pack what the whole-job GPU run (tests/gpu/e2e.sh) needs on the GPU machine into DIR:
 #   repo.tar.gz     this checkout's files (tracked and untracked, not ignored)
-#   bin.tar.xz      tests/gpu/build.sh's components (kube multi-call, containerd, shim, ctr,
-#                   runc, CNI plugins, helm, pause)
+#   bin-control.tar.xz  tests/gpu/build.sh's kube multi-call binary and helm
+#   bin-node.tar.xz tests/gpu/build.sh's containerd, shim, ctr, runc, CNI plugins, device
+#                   plugin, pause
 #   rootfs.tar.xz   tests/gpu/rootfs.sh's Debian 12 root filesystem
 #   mirror.tar.xz   the lab mirror tree (tests/lab/mirror/build.sh), its www/ only
 #   python.tar.xz   wheels for the GPU machine's python3.12 (ansible-core, kubernetes and what
@@ -12,8 +13,8 @@
 #   times.txt       how long each build and the pack took here
 #   run.sh          the entry point: `bash DIR/run.sh` on the GPU machine (unpacks repo.tar.gz,
 #                   runs tests/gpu/e2e.sh DIR $OUT)
-# in two parts, DIR/1 (rootfs, python, mirror) and DIR/2 (the rest), since the device tool
-# carries at most 64 MiB a call: see README.md for the two calls.
+# in parts DIR/1 .. DIR/N of at most 58 MiB (the device tool carries at most 64 MiB a call,
+# the checkout included): see README.md for the calls.
 # Usage: tests/gpu/pack.sh DIR
 set -euo pipefail
 dest=${1:?usage: pack.sh DIR}
@@ -34,15 +35,20 @@ timed "build components (tests/gpu/build.sh)" "$here/build.sh" all > "$dest/.com
 timed "build rootfs (tests/gpu/rootfs.sh)" "$here/rootfs.sh" > "$dest/.rootfs"
 timed "build mirror (tests/lab/mirror/build.sh)" "$REPO_ROOT/tests/lab/mirror/build.sh" > "$dest/.mirror"
 
+# Two archives of components, so that each fits one call: the kube multi-call binary and
+# helm; and the node's runtime pieces (containerd, shim, ctr, runc, CNI, device plugin, pause).
 pack_bins() {
-  local stage; stage=$(mktemp -d)
-  while IFS='=' read -r _ dir; do
-    find "$dir" -maxdepth 1 -type f ! -name '.complete' -exec cp {} "$stage/" \;
+  local stage name dir; stage=$(mktemp -d)
+  mkdir -p "$stage/a" "$stage/b"
+  while IFS='=' read -r name dir; do
+    case $name in kube|helm) sub=a ;; *) sub=b ;; esac
+    find "$dir" -maxdepth 1 -type f ! -name '.complete' -exec cp {} "$stage/$sub/" \;
   done < "$dest/.components"
-  tar -C "$stage" -cf - . | xz -T0 -9 > "$dest/bin.tar.xz"
+  tar -C "$stage/a" -cf - . | xz -T0 -9 > "$dest/bin-control.tar.xz"
+  tar -C "$stage/b" -cf - . | xz -T0 -9 > "$dest/bin-node.tar.xz"
   rm -rf "$stage"
 }
-timed "pack bin.tar.xz" pack_bins
+timed "pack bin-*.tar.xz" pack_bins
 cp "$(tail -n 1 "$dest/.rootfs")" "$dest/rootfs.tar.xz"
 # The mirror's www/ without what the run does not fetch: the untrusted-key copies, the
 # toolkit's older version and the K3s releases other than the role's default.
@@ -96,10 +102,38 @@ tar -C "$repo" -xzf "$payload/repo.tar.gz"
 exec "$repo/tests/gpu/e2e.sh" "$payload" "${OUT:-/tmp/gpu-e2e-out}"
 RUN
 rm -f "$dest/.components" "$dest/.rootfs" "$dest/.mirror"
-# Two parts for two device calls made back to back (the machine keeps /var/tmp while warm):
-# part 1 is copied to /var/tmp/gpu-payload, part 2 joins it there and runs (README.md).
-rm -rf "$dest/1" "$dest/2"; mkdir -p "$dest/1" "$dest/2"
-mv "$dest/rootfs.tar.xz" "$dest/python.tar.xz" "$dest/mirror.tar.xz" "$dest/1/"
-mv "$dest/bin.tar.xz" "$dest/repo.tar.gz" "$dest/run.sh" "$dest/2/"
-du -ch "$dest"/1/* "$dest"/2/* | tee -a "$times" >&2
-cp "$times" "$dest/2/times.txt"
+# Parts for device calls made back to back (the machine keeps /var/tmp while it is warm):
+# each part but the last is copied to /var/tmp/gpu-payload; the last joins them and runs.
+# First fit, biggest first, in parts of at most 58 MiB (the checkout travels too).
+rm -rf "$dest"/[0-9]
+python3 - "$dest" <<'PY'
+import os, sys
+dest = sys.argv[1]
+limit = 58 * 2**20
+last = ["repo.tar.gz", "run.sh"]
+files = sorted((f for f in os.listdir(dest) if f.endswith((".xz", ".gz", ".sh")) and f not in last),
+               key=lambda f: -os.path.getsize(os.path.join(dest, f)))
+parts = [[]]
+size = lambda part: sum(os.path.getsize(os.path.join(dest, f)) for f in part)
+for f in files:
+    for part in parts:
+        if size(part) + os.path.getsize(os.path.join(dest, f)) <= limit:
+            part.append(f)
+            break
+    else:
+        parts.append([f])
+tail = [p for p in parts if size(p) + size(last) <= limit]
+final = tail[-1] if tail else []
+if not tail:
+    parts.append(final)
+parts.remove(final)
+parts.append(final + last)
+for i, part in enumerate(parts, 1):
+    os.makedirs(os.path.join(dest, str(i)))
+    for f in part:
+        os.rename(os.path.join(dest, f), os.path.join(dest, str(i), f))
+    print("part %d: %s (%.1f MiB)" % (i, " ".join(part), size([os.path.join(str(i), f) for f in part]) / 2**20))
+PY
+n=$(ls -d "$dest"/[0-9] | wc -l)
+cp "$times" "$dest/$n/times.txt"
+echo "$n parts: calls 1..$((n - 1)) copy, call $n runs (README.md)" >&2
