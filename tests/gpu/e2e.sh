@@ -69,6 +69,20 @@ cleanup() {
   phase ""
   set +e
   [ -n "${operator_pid:-}" ] && kill "$operator_pid"
+  # What the cluster looked like at the end: nodes, pods and their states, events.
+  [ -n "${KUBECONFIG:-}" ] && timeout 30 python3 - > "$res/cluster-state.txt" 2>&1 <<'PY'
+from kubernetes import client, config
+config.load_kube_config()
+core = client.CoreV1Api()
+for n in core.list_node().items:
+    print("node", n.metadata.name, [(c.type, c.status, c.reason) for c in n.status.conditions],
+          "allocatable", n.status.allocatable, "taints", [(t.key, t.value, t.effect) for t in n.spec.taints or []])
+for p in core.list_pod_for_all_namespaces().items:
+    states = [(c.name, c.state.to_dict() if c.state else None) for c in (p.status.init_container_statuses or []) + (p.status.container_statuses or [])]
+    print("pod", p.metadata.namespace, p.metadata.name, p.spec.node_name, p.status.phase, states)
+for e in core.list_event_for_all_namespaces().items:
+    print("event", e.involved_object.kind, e.involved_object.namespace, e.involved_object.name, e.type, e.reason, (e.message or "")[:300])
+PY
   if [ -n "$node_pid" ]; then
     nodesh 'journalctl -u k3s-agent --no-pager -o short-monotonic' > "$res/k3s-agent.journal" 2>&1
     kill -9 "$node_pid"
