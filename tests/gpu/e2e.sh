@@ -217,13 +217,22 @@ nodesh 'systemctl --failed --no-pager; hostname; ls -la /dev/nvidia*; nvidia-smi
 phase "images: vectoradd (nvcc) and pause, from source"
 "$here/images.sh" "$W/images" "$W/bin" "$VADD_IMAGE" "$PAUSE_IMAGE" "$PLUGIN_IMAGE"
 cp "$W/images/vectoradd.tar" "$W/images/pause.tar" "$W/images/device-plugin.tar" "$R/root/"
-# No registry: import both as soon as the agent's containerd answers (the kubelet retries
-# image pulls and sandbox creation with back-off meanwhile).
+# No registry: import the images as soon as the agent's containerd answers (the kubelet
+# retries image pulls and sandbox creation with back-off meanwhile), again until containerd
+# lists all three (a containerd restarted meanwhile can cut an import short).
 (
+  ctr='/var/lib/rancher/k3s/data/current/bin/ctr -a /run/k3s/containerd/containerd.sock -n k8s.io'
   for _ in $(seq 1 1200); do
-    if nodesh 'test -S /run/k3s/containerd/containerd.sock' 2>/dev/null; then
-      nodesh 'for i in /root/pause.tar /root/vectoradd.tar /root/device-plugin.tar; do /var/lib/rancher/k3s/data/current/bin/ctr -a /run/k3s/containerd/containerd.sock -n k8s.io images import "$i"; done' \
-        > "$res/image-import.log" 2>&1 && break
+    if nodesh "$ctr images ls -q" > "$W/images.present" 2>/dev/null; then
+      missing=0
+      for pair in "pause.tar $PAUSE_IMAGE" "vectoradd.tar $VADD_IMAGE" "device-plugin.tar $PLUGIN_IMAGE"; do
+        set -- $pair
+        if ! grep -qxF "$2" "$W/images.present"; then
+          missing=1
+          nodesh "$ctr images import /root/$1" >> "$res/image-import.log" 2>&1 || true
+        fi
+      done
+      [ "$missing" = 0 ] && { echo "all images present: $(tr '\n' ' ' < "$W/images.present")" >> "$res/image-import.log"; break; }
     fi
     sleep 0.5
   done

@@ -70,8 +70,26 @@ for _ in $(seq 1 200); do
   sleep 0.1
 done
 [ -n "$pid1" ] || { echo "node.sh: systemd did not start; console:" >&2; cat "$log" >&2; exit 1; }
+# The node's cgroup is the root of its cgroup namespace: like a host's root cgroup it must hold
+# no process of its own and delegate every controller, or the kubelet's cgroupfs driver finds
+# kubepods without cpu, memory, pids... ("cgroup [kubepods] has some missing controllers").
+# unshare itself (the parent of the node's PID 1) moves to a sibling cgroup; once systemd has
+# moved itself to init.scope, the controllers are enabled for the node's children.
+mkdir -p "$cg-starter"
+echo "$starter" > "$cg-starter/cgroup.procs"
+for _ in $(seq 1 100); do
+  [ -z "$(cat "$cg/cgroup.procs")" ] && break
+  sleep 0.1
+done
+controllers=$(sed 's/[a-z_]\+/+&/g' "$cg/cgroup.controllers")
+for _ in $(seq 1 50); do
+  echo "$controllers" > "$cg/cgroup.subtree_control" 2>/dev/null && break
+  sleep 0.2
+done
+echo "node $name: controllers delegated: $(cat "$cg/cgroup.subtree_control")" >&2
 state=""
-for _ in $(seq 1 120); do
+# systemd reports running once every unit has started; ansible needs only PID 1 to answer.
+for _ in $(seq 1 40); do
   state=$(nsenter --target "$pid1" --mount --pid -- systemctl is-system-running 2>/dev/null || true)
   case $state in running|degraded) break ;; esac
   sleep 0.5
