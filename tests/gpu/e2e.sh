@@ -126,7 +126,8 @@ python3 -c 'import ansible, kubernetes; print("ansible-core", ansible.__version_
   echo "kernel: $(uname -r)"; echo "driver: $(cat /sys/module/nvidia/version)"
   nvidia-smi --query-gpu=index,name,uuid,memory.total --format=csv,noheader
   nvcc --version | tail -n 1
-  for b in kubelet containerd runc helm; do echo "$b: $("$W/bin/$b" --version 2>&1 | head -n 1)"; done
+  for b in kubelet containerd runc; do echo "$b: $("$W/bin/$b" --version 2>&1 | head -n 1)"; done
+  echo "helm: $("$W/bin/helm" version --short 2>&1)"
 } | tee "$res/environment.txt"
 
 phase "network (private namespace: lo + the node's address)"
@@ -212,7 +213,7 @@ openssl x509 -req -in "$W/kubelet.csr" -CA "$pki/ca.crt" -CAkey "$pki/ca.key" -C
   -extfile "$W/kubelet.ext" -out "$R/var/lib/kubelet/pki/kubelet.crt" 2>/dev/null
 chmod 600 "$R/var/lib/kubelet/pki/kubelet.key"
 node_pid=$("$here/node.sh" boot "$R" "$NODE" "$res/node-console.log")
-nodesh 'systemctl --failed --no-pager; hostname; ls -la /dev/nvidia*; nvidia-smi -L' | tee "$res/node-boot.txt"
+nodesh 'systemctl --failed --no-pager; hostname; ls -la /dev/nvidia*; nvidia-smi -L; echo "cgroup subtree: $(cat /sys/fs/cgroup/cgroup.subtree_control)"' | tee "$res/node-boot.txt"
 
 phase "images: vectoradd (nvcc) and pause, from source"
 "$here/images.sh" "$W/images" "$W/bin" "$VADD_IMAGE" "$PAUSE_IMAGE" "$PLUGIN_IMAGE"
