@@ -86,7 +86,7 @@ def test_node_is_tainted_and_advertises_every_gpu():
     kube = _pinned(r"^\s*k8s.io/kubernetes (v\S+)", "tests/gpu/build/kube/go.mod")
     containerd = _pinned(r"^CONTAINERD_VERSION=(\S+)", "tests/gpu/build.sh")
     assert info["kubeletVersion"] == kube
-    assert info["containerRuntimeVersion"] == "containerd://%s" % containerd
+    assert info["containerRuntimeVersion"] == "containerd://%s" % containerd.lstrip("v")
 
 
 def test_the_articles_reasons_hold_on_the_real_cluster():
