@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # Copyright (c) 2026, k3s_gpu.node contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -103,8 +102,8 @@ def main(argv=None):
         ("tolerates-nothing", pod("e2e-tolerates-nothing", args.image, args.node, runtime_class=None,
                                   toleration=False, gpu=False), unschedulable),
     ]
-    for _, manifest, _ in cases:
-        core.create_namespaced_pod("default", manifest)
+    for case in cases:
+        core.create_namespaced_pod("default", case[1])
     results = {}
     deadline = time.monotonic() + args.timeout
     for label, manifest, done in cases:
@@ -121,7 +120,7 @@ def main(argv=None):
     obj, logs = results["article"]
     check("the article's pod logs Test PASSED from the GPU", obj.status.phase == "Succeeded" and "Test PASSED" in logs,
           "phase %s, log: %s" % (obj.status.phase, logs.strip()[-300:]))
-    obj, _ = results["no-toleration"]
+    obj = results["no-toleration"][0]
     msg = scheduled_message(obj)
     check("a GPU pod without the toleration stays Pending with the taint message",
           obj.status.phase == "Pending" and unschedulable(obj) and "untolerated taint" in msg, msg)
@@ -129,12 +128,12 @@ def main(argv=None):
     check("a GPU pod without runtimeClassName nvidia sees no GPU (its vectorAdd fails)",
           obj.status.phase == "Failed" and "Test PASSED" not in logs,
           "phase %s, log: %s" % (obj.status.phase, logs.strip()[-300:]))
-    obj, _ = results["tolerates-nothing"]
+    obj = results["tolerates-nothing"][0]
     msg = scheduled_message(obj)
     check("a pod that tolerates nothing is not scheduled on the node",
           obj.status.phase == "Pending" and not obj.spec.node_name and "untolerated taint" in msg, msg)
-    for _, manifest, _ in cases:
-        core.delete_namespaced_pod(manifest["metadata"]["name"], "default", grace_period_seconds=0)
+    for case in cases:
+        core.delete_namespaced_pod(case[1]["metadata"]["name"], "default", grace_period_seconds=0)
     with open("%s/checks.json" % args.out, "w") as fh:
         json.dump(checks, fh, indent=1)
     return 0 if all(c["passed"] for c in checks) else 1

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # Copyright (c) 2026, k3s_gpu.node contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -12,7 +11,7 @@ org.opencontainers.image.ref.name annotations, blobs/sha256/) and Docker's manif
 RepoTags. Layer entries are owned by root, sorted, dated 0, so the same input gives the same
 digests.
 
-    oci_image.py --name example.org/img:tag --rootfs DIR [--entrypoint /prog] [--env K=V]... OUT.tar
+    python3 oci_image.py --name example.org/img:tag --rootfs DIR [--entrypoint /prog] [--env K=V]... OUT.tar
 """
 
 from __future__ import annotations

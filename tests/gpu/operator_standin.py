@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # Copyright (c) 2026, k3s_gpu.node contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -19,7 +18,7 @@ chart's `gpu-operator` Deployment exists in NAMESPACE it creates
 The real controller-manager and kubelet do the rest (DaemonSet status, pods). It runs until
 SIGTERM; e2e.sh starts it before site.yml and ends it afterwards.
 
-    operator_standin.py --namespace gpu-operator --device-plugin-image IMG --vectoradd-image IMG
+    python3 operator_standin.py --namespace gpu-operator --device-plugin-image IMG --vectoradd-image IMG
                         --pause-image IMG
 """
 

@@ -82,9 +82,9 @@ def test_archive_is_an_oci_layout_naming_the_image(tmp_path, rootfs):
 
 def test_same_input_same_image(tmp_path, rootfs):
     mod = _module()
-    first, _ = mod.build("example.org/a:1", rootfs, ["/x"])
+    first = mod.build("example.org/a:1", rootfs, ["/x"])[0]
     os.utime(os.path.join(rootfs, "lib", "libc.so.6"), (1, 1))
-    second, _ = mod.build("example.org/a:1", rootfs, ["/x"])
+    second = mod.build("example.org/a:1", rootfs, ["/x"])[0]
     assert first == second
 
 
