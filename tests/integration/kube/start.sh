@@ -93,6 +93,9 @@ chmod 600 "$pki"/*.key
 limited_token="$(openssl rand -hex 24)"
 # token,user,uid,"group1,group2": a user whom no RBAC binding grants anything.
 printf '%s,limited,limited-uid,"test:limited"\n' "$limited_token" > "$pki/tokens.csv"
+# KUBE_EXTRA_TOKENS_FILE: more lines of the same format (the whole-job GPU run adds its
+# node's token, user system:node:<name> in group system:nodes, as K3s's server authorises nodes).
+if [ -n "${KUBE_EXTRA_TOKENS_FILE:-}" ]; then cat "$KUBE_EXTRA_TOKENS_FILE" >> "$pki/tokens.csv"; fi
 chmod 600 "$pki/tokens.csv"
 
 # --- etcd -----------------------------------------------------------------------

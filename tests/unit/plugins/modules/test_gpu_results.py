@@ -25,7 +25,8 @@ from ansible_collections.k3s_gpu.node.plugins.module_utils._nvidia_smi import (
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..", ".."))
 RESULTS = os.path.join(REPO, "tests", "gpu", "results")
-RUNS = sorted(d for d in os.listdir(RESULTS) if os.path.isdir(os.path.join(RESULTS, d)))
+# The runs of run.sh (each has facts.json); e2e-h200/ holds e2e.sh's evidence (test_gpu_e2e.py).
+RUNS = sorted(d for d in os.listdir(RESULTS) if os.path.isfile(os.path.join(RESULTS, d, "facts.json")))
 
 
 def _load(run, name):

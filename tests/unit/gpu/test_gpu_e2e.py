@@ -1,0 +1,116 @@
+# Copyright (c) 2026, k3s_gpu.node contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Re-check the committed evidence of tests/gpu/e2e.sh (the whole job on a real NVIDIA H200).
+
+tests/gpu/results/e2e-h200/ is the unpacked evidence.tar.gz of the last real run. These tests
+read it again: the playbook recaps of both runs, the article's pod log, the node object, K3s's
+containerd config and the checks the run made, against the versions this checkout pins.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+
+import pytest
+
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
+RUN = os.path.join(REPO, "tests", "gpu", "results", "e2e-h200")
+
+pytestmark = pytest.mark.skipif(not os.path.isfile(os.path.join(RUN, "checks.json")),
+                                reason="no e2e run committed in tests/gpu/results/e2e-h200")
+
+
+def _text(name):
+    with open(os.path.join(RUN, name)) as handle:
+        return handle.read()
+
+
+def _json(name):
+    return json.loads(_text(name))
+
+
+def _recap(log):
+    return {m.group(1): {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", m.group(2))}
+            for m in re.finditer(r"^(\S+)\s+:\s+(ok=.*)$", log, re.M)}
+
+
+def _pinned(pattern, path):
+    with open(os.path.join(REPO, path)) as handle:
+        return re.search(pattern, handle.read(), re.M).group(1)
+
+
+def test_every_check_of_the_run_passed():
+    checks = _json("checks.json")
+    assert checks and all(c["passed"] for c in checks), [c for c in checks if not c["passed"]]
+    lines = _text("checks.txt").splitlines()
+    assert lines and not [line for line in lines if not line.startswith("PASS ")]
+
+
+def test_first_run_went_from_bare_host_to_test_passed():
+    log = _text("site-run1.log")
+    recap = _recap(log)
+    assert set(recap) == {"gpu-h200", "localhost"}
+    assert all(r["failed"] == 0 and r["unreachable"] == 0 for r in recap.values())
+    assert recap["gpu-h200"]["changed"] > 0
+    assert "Test PASSED" in log
+    # no node-side check was turned off or skipped for want of a GPU
+    assert "SKIPPED (not passed)" not in log
+
+
+def test_second_run_changed_nothing():
+    recap = _recap(_text("site-run2.log"))
+    assert set(recap) == {"gpu-h200", "localhost"}
+    assert all(r["changed"] == 0 and r["failed"] == 0 for r in recap.values()), recap
+
+
+def test_the_article_pod_ran_on_the_h200_through_the_real_kubelet():
+    log = _text("pod-article.log")
+    assert "Test PASSED" in log
+    pod = _json("pod-article.json")
+    assert pod["spec"]["runtimeClassName"] == "nvidia"
+    assert pod["spec"]["containers"][0]["resources"]["limits"]["nvidia.com/gpu"] == "1"
+    assert pod["status"]["phase"] == "Succeeded"
+    assert pod["spec"]["nodeName"] == "gpu-h200"
+
+
+def test_node_is_tainted_and_advertises_every_gpu():
+    node = _json("node.json")
+    taints = [(t["key"], t.get("value"), t["effect"]) for t in node["spec"]["taints"]]
+    assert ("nvidia.com/gpu", "true", "NoSchedule") in taints
+    gpus = [line for line in _text("environment.txt").splitlines() if "NVIDIA H200" in line]
+    assert gpus and node["status"]["allocatable"]["nvidia.com/gpu"] == str(len(gpus))
+    info = node["status"]["nodeInfo"]
+    kube = _pinned(r"^\s*k8s.io/kubernetes (v\S+)", "tests/gpu/build/kube/go.mod")
+    containerd = _pinned(r"^CONTAINERD_VERSION=(\S+)", "tests/gpu/build.sh")
+    assert info["kubeletVersion"] == kube
+    assert info["containerRuntimeVersion"] == "containerd://%s" % containerd.lstrip("v")
+
+
+def test_the_articles_reasons_hold_on_the_real_cluster():
+    no_tol = _json("pod-no-toleration.json")
+    assert no_tol["status"]["phase"] == "Pending" and not no_tol["spec"].get("nodeName")
+    assert any("untolerated taint" in (c.get("message") or "") for c in no_tol["status"]["conditions"])
+    no_rc = _json("pod-no-runtimeclass.json")
+    assert no_rc["status"]["phase"] == "Failed" and "runtimeClassName" not in no_rc["spec"]
+    assert "Test PASSED" not in _text("pod-no-runtimeclass.log")
+    nothing = _json("pod-tolerates-nothing.json")
+    assert nothing["status"]["phase"] == "Pending" and not nothing["spec"].get("nodeName")
+
+
+def test_k3s_containerd_config_has_the_nvidia_runtime_and_the_agent_was_restarted_once():
+    config = _text("containerd-config.toml")
+    assert "runtimes.'nvidia'" in config
+    assert re.search(r"BinaryName = \"/usr/bin/nvidia-container-runtime\"", config)
+    run1, run2 = _text("site-run1.log"), _text("site-run2.log")
+    assert re.search(r"RUNNING HANDLER \[k3s_gpu\.node\.\w+ : Restart k3s-agent", run1)
+    assert "RUNNING HANDLER" not in run2
+
+
+def test_each_phase_was_timed():
+    timings = _text("timings.txt")
+    for phase in ("control plane", "boot the GPU host", "site.yml, first run", "site.yml, second run"):
+        assert phase in timings
+    assert "CPU machine: build components" in _text("cpu-times.txt")
