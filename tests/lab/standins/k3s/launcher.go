@@ -41,6 +41,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 	"text/template"
@@ -223,6 +224,9 @@ state = {{ printf "%q" .State }}
   enable_unprivileged_ports = true
   enable_unprivileged_icmp = true
   device_ownership_from_security_context = false
+{{- if .RestrictOOMScoreAdj }}
+  restrict_oom_score_adj = true
+{{- end }}
 
 [plugins.'io.containerd.cri.v1.images']
   snapshotter = {{ printf "%q" .Snapshotter }}
@@ -260,8 +264,14 @@ type containerdParams struct {
 	PauseImage     string
 	CNIBinDir      string
 	DefaultRuntime string
-	Runtimes       map[string]runtimeConfig
-	RuntimeNames   []string
+	// RestrictOOMScoreAdj: the agent cannot lower an OOM score (no CAP_SYS_RESOURCE), so
+	// containerd must not ask runc for the pod sandbox's -998, which runc's nsexec would
+	// fail to write ("failed to update /proc/self/oom_score_adj: Permission denied").
+	// K3s sets the same key when it runs in a user namespace (pkg/agent/templates,
+	// `{{- if .IsRunningInUserNS }} ... restrict_oom_score_adj = true`).
+	RestrictOOMScoreAdj bool
+	Runtimes            map[string]runtimeConfig
+	RuntimeNames        []string
 }
 
 func renderContainerdConfig(p containerdParams) (string, error) {
@@ -427,6 +437,7 @@ func prepare(cfg *agentConfig, comps *components, dataDir, nodeName string) (con
 	text, err := renderContainerdConfig(containerdParams{
 		Paths: paths, State: containerdState, Socket: containerdSocket, Snapshotter: snapshotter,
 		PauseImage: pause, CNIBinDir: comps.CNIBinDir, DefaultRuntime: cfg.DefaultRuntime, Runtimes: runtimes,
+		RestrictOOMScoreAdj: !hasCapability(readProcStatus(), capSysResource),
 	})
 	if err != nil {
 		return nil, nil, err
@@ -573,4 +584,31 @@ func stop(cmd *exec.Cmd, done <-chan error, name string) {
 		_ = cmd.Process.Kill()
 		<-done
 	}
+}
+
+// capSysResource is CAP_SYS_RESOURCE's bit (linux/capability.h): lowering an OOM score needs it.
+const capSysResource = 24
+
+// readProcStatus returns /proc/self/status, or "" when it cannot be read.
+func readProcStatus() string {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return ""
+	}
+	return string(b)
+}
+
+// hasCapability reports whether the CapEff line of a /proc/<pid>/status text has bit cap.
+// An unreadable status counts as having it (containerd's default then applies).
+func hasCapability(status string, cap uint) bool {
+	for _, line := range strings.Split(status, "\n") {
+		if v, ok := strings.CutPrefix(line, "CapEff:"); ok {
+			mask, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
+			if err != nil {
+				return true
+			}
+			return mask&(1<<cap) != 0
+		}
+	}
+	return true
 }

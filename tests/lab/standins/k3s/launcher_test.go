@@ -97,7 +97,8 @@ type containerdConfig struct {
 	} `toml:"grpc"`
 	Plugins struct {
 		Runtime struct {
-			CNI struct {
+			RestrictOOMScoreAdj bool `toml:"restrict_oom_score_adj"`
+			CNI                 struct {
 				BinDirs []string `toml:"bin_dirs"`
 				ConfDir string   `toml:"conf_dir"`
 			} `toml:"cni"`
@@ -547,6 +548,30 @@ func TestLaunchStopsBothOnSigterm(t *testing.T) {
 	for _, f := range []string{"kubelet.pid", "containerd.pid"} {
 		if pidAlive(t, filepath.Join(n.dir, f)) {
 			t.Errorf("%s still alive after SIGTERM", f)
+		}
+	}
+}
+
+func TestRestrictOOMScoreAdjWithoutCapSysResource(t *testing.T) {
+	// CapEff lines as /proc/self/status prints them: all capabilities (a root shell here would
+	// have them) and the same set without bit 24, as every process of the GPU machine has.
+	full := "Name:\tk3s\nCapEff:\t000001ffffffffff\n"
+	noSysResource := "Name:\tk3s\nCapEff:\t000001fffeffffff\n"
+	if !hasCapability(full, capSysResource) || hasCapability(noSysResource, capSysResource) {
+		t.Fatalf("CAP_SYS_RESOURCE read wrong: full=%v without=%v",
+			hasCapability(full, capSysResource), hasCapability(noSysResource, capSysResource))
+	}
+	if !hasCapability("", capSysResource) {
+		t.Error("an unreadable status must leave containerd's default (no restriction)")
+	}
+	for _, restrict := range []bool{false, true} {
+		text, err := renderContainerdConfig(containerdParams{Paths: pathsFor("/d"), State: "/s", Socket: "/s/c.sock",
+			Snapshotter: "native", PauseImage: "p", CNIBinDir: "/b", RestrictOOMScoreAdj: restrict})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := parseContainerd(t, text).Plugins.Runtime.RestrictOOMScoreAdj; got != restrict {
+			t.Errorf("restrict_oom_score_adj = %v, want %v\n%s", got, restrict, text)
 		}
 	}
 }
