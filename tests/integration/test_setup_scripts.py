@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import tempfile
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CACHE = os.environ.get("K3S_GPU_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "k3s-gpu-node")
@@ -57,24 +58,30 @@ def test_mirror_build_on_fresh_clone_with_empty_cache(tmp_path):
     assert "up to date" in again.stderr
 
 
-def test_system_deps_names_missing_packages_when_not_root(tmp_path):
-    # dpkg-query answers for the real packages except one, reported missing as dpkg does.
-    fake = tmp_path / "bin"
-    fake.mkdir()
-    (fake / "dpkg-query").write_text(
-        '#!/bin/sh\nfor a; do last=$a; done\n'
-        '[ "$last" = debootstrap ] && { echo "dpkg-query: no packages found matching $last" >&2; exit 1; }\n'
-        'exec /usr/bin/dpkg-query "$@"\n')
-    (fake / "dpkg-query").chmod(0o755)
-    script = tmp_path / "system-deps.sh"
-    shutil.copy2(os.path.join(REPO_ROOT, "scripts/system-deps.sh"), str(script))
-    os.chmod(str(tmp_path), 0o755)
-    env = dict(os.environ, PATH="%s:%s" % (fake, os.environ["PATH"]))
-    proc = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "bash", str(script)],
-                          env=env, capture_output=True, text=True, timeout=60, check=False)
-    assert proc.returncode == 1, proc
-    assert "missing Debian packages: debootstrap" in proc.stderr
-    assert "apt-get install debootstrap" in proc.stderr
+def test_system_deps_names_missing_packages_when_not_root():
+    # An unprivileged user must reach the script: pytest's tmp_path lives under a 0700 folder.
+    work = tempfile.mkdtemp(prefix="k3s-gpu-system-deps-")
+    try:
+        os.chmod(work, 0o755)
+        # dpkg-query answers for the real packages except one, reported missing as dpkg does.
+        fake = os.path.join(work, "bin")
+        os.mkdir(fake)
+        with open(os.path.join(fake, "dpkg-query"), "w", encoding="utf-8") as f:
+            f.write('#!/bin/sh\nfor a; do last=$a; done\n'
+                    '[ "$last" = debootstrap ] && { echo "dpkg-query: no packages found matching $last" >&2; exit 1; }\n'
+                    'exec /usr/bin/dpkg-query "$@"\n')
+        os.chmod(os.path.join(fake, "dpkg-query"), 0o755)
+        script = os.path.join(work, "system-deps.sh")
+        shutil.copy2(os.path.join(REPO_ROOT, "scripts/system-deps.sh"), script)
+        os.chmod(script, 0o755)
+        env = dict(os.environ, PATH="%s:%s" % (fake, os.environ["PATH"]))
+        proc = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "bash", script],
+                              env=env, capture_output=True, text=True, timeout=60, check=False)
+        assert proc.returncode == 1, proc
+        assert "missing Debian packages: debootstrap" in proc.stderr
+        assert "apt-get install debootstrap" in proc.stderr
+    finally:
+        shutil.rmtree(work)
     # As root with everything present it only reports.
     proc = subprocess.run(["bash", os.path.join(REPO_ROOT, "scripts/system-deps.sh")],
                           capture_output=True, text=True, timeout=60, check=True)
