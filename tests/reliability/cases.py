@@ -246,7 +246,8 @@ BAD_INPUTS = [
     _mod("taint-malformed", "k3s_taint", "taints: [nvidia.com/gpu=true:Sometimes]",
          r"malformed taint.*Sometimes", "api", {"name": "rel-gpu-node", "taints": ["nvidia.com/gpu=true:Sometimes"]}),
     _mod("taint-node-name", "k3s_taint", "name: GPU_Node_1",
-         r"node name 'GPU_Node_1' is not a valid Kubernetes node name", "api", {"name": "GPU_Node_1", "taints": []}),
+         r"node name 'gpu_node_1' \(from node-name 'GPU_Node_1', lowercased as K3s does\) "
+         r"is not a valid Kubernetes node name", "api", {"name": "GPU_Node_1", "taints": []}),
     _mod("taint-exclusive-absent", "k3s_taint", "exclusive: true with state: absent",
          r"exclusive applies to state=present only", "api",
          {"name": "rel-gpu-node", "taints": ["nvidia.com/gpu"], "state": "absent", "exclusive": True}),
