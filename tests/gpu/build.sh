@@ -98,11 +98,17 @@ build_containerd() {
     "github.com/containerd/containerd/v2/cmd/ctr@$CONTAINERD_VERSION"
 }
 
-# runc as the probe built it: CGO (runc needs it for its nsexec), linked statically so it
-# runs on the GPU machine's Ubuntu and in the Debian node alike; no seccomp tag (no
-# libseccomp here; pods run Unconfined unless a seccomp profile is asked for).
+# runc with CGO (runc needs it for its nsexec) and seccomp (libseccomp, statically: Debian's
+# libseccomp-dev), linked statically so it runs on the GPU machine's Ubuntu and in the Debian
+# node alike. Seccomp is not optional: the kubelet gives every unprivileged pod sandbox
+# RuntimeDefault (k8s.io/kubernetes pkg/kubelet/kuberuntime/kuberuntime_sandbox.go,
+# generatePodSandboxLinuxConfig), and a runc without it refuses them ("seccomp: config
+# provided but seccomp not supported", the H200 run of 2026-12-01). runc's own Makefile
+# builds with the same tags.
 build_runc() {
-  GOBIN="$tmp" CGO_ENABLED=1 GOFLAGS=-trimpath go install -tags "netgo osusergo" \
+  [ -f /usr/lib/x86_64-linux-gnu/libseccomp.a ] && command -v pkg-config >/dev/null || {
+    echo "build.sh: runc needs libseccomp.a and pkg-config: apt-get install libseccomp-dev pkg-config" >&2; return 1; }
+  GOBIN="$tmp" CGO_ENABLED=1 GOFLAGS=-trimpath go install -tags "seccomp netgo osusergo" \
     -ldflags "-s -w -X main.version=${RUNC_VERSION#v} -extldflags -static" \
     "github.com/opencontainers/runc@$RUNC_VERSION"
 }

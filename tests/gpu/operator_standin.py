@@ -52,14 +52,18 @@ def device_plugin(namespace, image):
                 "containers": [{
                     "name": "nvidia-device-plugin",
                     "image": image,
-                    "args": ["--nvidia-smi", "/usr/local/nvidia/bin/nvidia-smi"],
-                    "env": [{"name": "LD_LIBRARY_PATH", "value": "/usr/local/nvidia/lib64"},
+                    # The host's driver directory under another path: the nvidia runtime's CDI
+                    # edits mount the driver's libraries at their host paths (here under
+                    # /usr/local/nvidia/lib64) and create symlinks next to them, which fails in a
+                    # read-only volume mounted at that same path (the H200 run of 2026-12-01).
+                    "args": ["--nvidia-smi", "/host-driver/bin/nvidia-smi"],
+                    "env": [{"name": "LD_LIBRARY_PATH", "value": "/host-driver/lib64"},
                             {"name": "NVIDIA_VISIBLE_DEVICES", "value": "all"},
                             {"name": "NVIDIA_DRIVER_CAPABILITIES", "value": "utility"}],
                     # nvidia-smi of the host's driver, and the GPU device nodes it opens.
                     "securityContext": {"privileged": True},
                     "volumeMounts": [{"name": "device-plugin", "mountPath": "/var/lib/kubelet/device-plugins"},
-                                     {"name": "driver", "mountPath": "/usr/local/nvidia", "readOnly": True}],
+                                     {"name": "driver", "mountPath": "/host-driver", "readOnly": True}],
                 }],
                 "volumes": [{"name": "device-plugin", "hostPath": {"path": "/var/lib/kubelet/device-plugins"}},
                             {"name": "driver", "hostPath": {"path": "/usr/local/nvidia"}}],

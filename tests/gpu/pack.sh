@@ -50,16 +50,12 @@ pack_bins() {
 }
 timed "pack bin-*.tar.xz" pack_bins
 cp "$(tail -n 1 "$dest/.rootfs")" "$dest/rootfs.tar.xz"
-# The mirror's www/ without what the run does not fetch: the untrusted-key copies, the
-# toolkit's older version and the K3s releases other than the role's default.
-k3s_default=$(sed -n 's/^k3s_agent_version: *//p' "$REPO_ROOT/roles/k3s_agent/defaults/main.yml")
+# The mirror's www/ without what the run does not fetch: the untrusted-key copies and the
+# toolkit's older version. Every K3s release stays (4 MiB each): with k3s_agent_version
+# `server` (the default) the role picks the one that matches the harness's API server.
 pack_mirror() {
   local tree; tree=$(tail -n 1 "$dest/.mirror")
-  local excl=(--exclude=www/untrusted --exclude='*_1.17.8-1_*')
-  for d in "$tree"/www/k3s-io/k3s/releases/download/*/; do
-    [ "$(basename "$d")" = "$k3s_default" ] || excl+=(--exclude="www/k3s-io/k3s/releases/download/$(basename "$d")")
-  done
-  tar -C "$tree" "${excl[@]}" -cf - www | xz -T0 -9 > "$dest/mirror.tar.xz"
+  tar -C "$tree" --exclude=www/untrusted --exclude='*_1.17.8-1_*' -cf - www | xz -T0 -9 > "$dest/mirror.tar.xz"
 }
 timed "pack mirror.tar.xz" pack_mirror
 

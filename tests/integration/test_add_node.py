@@ -113,7 +113,7 @@ def write_inventory(path, kube, mirror, token_file, hosts, release):
 
 
 def node_host(container, **host_vars):
-    out = {"ansible_connection": "containers.podman.podman", "ansible_host": container,
+    out = {"ansible_connection": "lab_podman", "ansible_host": container,
            "ansible_python_interpreter": "/usr/bin/python3", "ansible_remote_tmp": "/root/.ansible/tmp"}
     out.update(host_vars)
     return out

@@ -36,7 +36,7 @@ PACKAGES = "dpkg-query -W -f '${Package}=${Version} ${db:Status-Abbrev}\\n' | so
 def run_role(container, mirror, tmp_path, check=False):
     inventory = tmp_path / "inventory.json"
     inventory.write_text(json.dumps({"all": {"hosts": {container.name: {
-        "ansible_connection": "containers.podman.podman",
+        "ansible_connection": "lab_podman",
         "ansible_python_interpreter": "/usr/bin/python3",
         "cuda_driver_repo_url": mirror.url + "/compute/cuda/repos",
         "cuda_driver_require_gpu": False,

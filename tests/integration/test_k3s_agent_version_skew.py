@@ -72,7 +72,7 @@ def run_role(container, kube, mirror, tmp_path, tasks="main", token=None, **over
     vars_file.chmod(0o600)
     inventory = tmp_path / "inventory.yml"
     inventory.write_text(yaml.safe_dump({"all": {"children": {"nodes": {"hosts": {"node": {
-        "ansible_connection": "containers.podman.podman", "ansible_host": container.name,
+        "ansible_connection": "lab_podman", "ansible_host": container.name,
         "ansible_python_interpreter": "/usr/bin/python3"}}}}}}))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("K8S_AUTH_", "KUBECONFIG"))}
     env.update({"ANSIBLE_CONFIG": os.path.join(REPO_ROOT, "ansible.cfg"), "ANSIBLE_NOCOLOR": "1",

@@ -153,7 +153,7 @@ def write_inventory(path: str, groups: dict) -> str:
 
 
 def node_host(container: str, **host_vars) -> dict:
-    out = {"ansible_connection": "containers.podman.podman", "ansible_host": container,
+    out = {"ansible_connection": "lab_podman", "ansible_host": container,
            "ansible_python_interpreter": "/usr/bin/python3"}
     out.update(host_vars)
     return out
