@@ -193,7 +193,7 @@ echo "$kubectl_nodes"
 "$KUBE_BIN_DIR/helm" --kubeconfig "$state/kube/kubeconfig" list -A | sed 's/^/  /'
 echo "  node packages: $(podman exec "$node" dpkg-query -W -f '${Package}=${Version} ' \
   nvidia-driver-cuda nvidia-container-toolkit 2>/dev/null)"
-echo "  k3s-agent: $(podman exec "$node" systemctl is-active k3s-agent), $(podman exec "$node" /usr/local/bin/k3s --version | head -1)"
+echo "  k3s-agent: $(podman exec "$node" systemctl is-active k3s-agent), $(podman exec "$node" /usr/local/bin/k3s --version | sed -n 1p)"
 echo "demo: site.yml converged, then changed=0 on all $hosts hosts"
 
 [ -n "${K3S_GPU_DEMO_DAY2:-}" ] || exit 0
@@ -223,7 +223,7 @@ day2() {  # name log args...
 }
 node_name=gpu-demo-1
 day2 "upgrade.yml: K3s v1.36.3+k3s1 -> v1.36.4+k3s1" upgrade.log "$(pb upgrade)" -e k3s_agent_version=v1.36.4+k3s1
-version=$(podman exec "$node" /usr/local/bin/k3s --version | head -1)
+version=$(podman exec "$node" /usr/local/bin/k3s --version | sed -n 1p)
 api=$(node_api "$node_name")
 echo "  after upgrade: $version; k3s-agent $(podman exec "$node" systemctl is-active k3s-agent); node $api"
 grep -q 'v1.36.4+k3s1' <<<"$version" || { echo "demo: upgrade.yml did not install v1.36.4+k3s1"; exit 1; }

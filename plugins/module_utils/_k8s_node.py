@@ -144,6 +144,27 @@ def describe(exc, action, host=None):
     return NodeApiError("%s: %s: %s" % (action, type(exc).__name__, exc))
 
 
+def change_node(module, node_name, run, wanted):
+    """The end of k3s_taint's and k3s_label's main(): connect with kubernetes.core's auth options,
+    call run(module, nodes, node_name, wanted) and exit with its result; every failure becomes a
+    clean fail_json naming the node."""
+    # Imported here: AnsibleK8SModule has already failed cleanly when the kubernetes library is missing.
+    from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import get_api_client
+    from ansible_collections.kubernetes.core.plugins.module_utils.k8s.exceptions import CoreException
+
+    try:
+        nodes = get_api_client(module=module).resource("Node", "v1")
+    except CoreException as exc:
+        module.fail_json(msg="could not create the Kubernetes API client: %s" % exc, node=node_name)
+    except Exception as exc:  # pylint: disable=broad-except
+        module.fail_json(msg=describe(exc, "connecting to the Kubernetes API").msg, node=node_name)
+    try:
+        result = run(module, nodes, node_name, wanted)
+    except NodeApiError as exc:
+        module.fail_json(msg=exc.msg, status=exc.status, node=node_name)
+    module.exit_json(**result)
+
+
 def get_node(nodes, name):
     """The Node as a dict (camelCase JSON), or None when it does not exist.
 

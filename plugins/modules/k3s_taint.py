@@ -193,9 +193,8 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.k3s_gpu.node.plugins.module_utils import _taints as taintlib
 from ansible_collections.k3s_gpu.node.plugins.module_utils._k8s_node import (
+    change_node,
     ConflictError,
-    NodeApiError,
-    describe,
     get_node,
     NodeNameError,
     patch_taints,
@@ -204,7 +203,6 @@ from ansible_collections.k3s_gpu.node.plugins.module_utils._k8s_node import (
 )
 from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
 from ansible_collections.kubernetes.core.plugins.module_utils.k8s.core import AnsibleK8SModule
-from ansible_collections.kubernetes.core.plugins.module_utils.k8s.exceptions import CoreException
 
 CONFLICT_RETRIES = 5
 
@@ -308,22 +306,7 @@ def main():
     except taintlib.TaintError as exc:
         module.fail_json(msg="malformed taint: %s" % exc, node=node_name)
 
-    # Imported here: AnsibleK8SModule has already failed cleanly when the kubernetes library is missing.
-    from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import get_api_client
-
-    try:
-        client = get_api_client(module=module)
-        nodes = client.resource("Node", "v1")
-    except CoreException as exc:
-        module.fail_json(msg="could not create the Kubernetes API client: %s" % exc, node=node_name)
-    except Exception as exc:  # pylint: disable=broad-except
-        module.fail_json(msg=describe(exc, "connecting to the Kubernetes API").msg, node=node_name)
-
-    try:
-        result = run(module, nodes, node_name, wanted)
-    except NodeApiError as exc:
-        module.fail_json(msg=exc.msg, status=exc.status, node=node_name)
-    module.exit_json(**result)
+    change_node(module, node_name, run, wanted)
 
 
 if __name__ == "__main__":

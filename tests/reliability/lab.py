@@ -258,7 +258,21 @@ class Mirror:
             return False
 
     def fault(self, *args: str) -> None:
+        if args and args[0] in ("delay", "clear"):
+            # A new delay (or none): forget which requests earlier delays held.
+            try:
+                os.unlink(os.path.join(self.state, "delayed.log"))
+            except FileNotFoundError:
+                pass
         subprocess.run([os.path.join(MIRROR_DIR, "fault.sh"), *args], env=self.env, check=True)
+
+    def delayed(self, path: str) -> bool:
+        """Whether a request for `path` is being (or was) held by a delay fault."""
+        try:
+            with open(os.path.join(self.state, "delayed.log"), encoding="utf-8", errors="replace") as f:
+                return path in f.read().splitlines()
+        except OSError:
+            return False
 
     def access_log(self) -> str:
         try:

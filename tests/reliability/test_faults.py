@@ -96,8 +96,8 @@ def test_run_killed_half_way_then_rerun(k3s_node, mirror, workdir, matrix):
     try:
         deadline = time.monotonic() + 240
         while time.monotonic() < deadline and proc.poll() is None:
-            ps = subprocess.run(["ps", "-ww", "-eo", "args"], stdout=subprocess.PIPE, text=True, check=False).stdout
-            if "AnsiballZ_get_url.py" in ps:
+            # get_url's request is being held by the delay: the download has started.
+            if mirror.delayed(binary_path):
                 break
             time.sleep(0.1)
         assert proc.poll() is None, "the run ended before the download:\n" + open(log.name, encoding="utf-8").read()[-3000:]

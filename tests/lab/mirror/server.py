@@ -2,7 +2,8 @@
 
 Usage: server.py ROOT STATE_DIR [PORT]
   ROOT       the served tree (build.sh's output)/www
-  STATE_DIR  where the server writes `port` once it listens, appends `access.log`, and
+  STATE_DIR  where the server writes `port` once it listens, appends `access.log` (when a
+             response is sent) and `delayed.log` (the path, when a delay fault starts), and
              reads `faults.json` on every request:
                {"status": {"/path/prefix": 404, ...}, "delay": {"/path/prefix": 2.5, ...}}
              the longest matching prefix wins; an absent or unreadable file means no faults.
@@ -45,6 +46,10 @@ class Handler(http.server.SimpleHTTPRequestHandler):
         faults = self._faults()
         delay = self._match(faults.get("delay"), path)
         if delay:
+            # Tests that act during a slow download wait for this line (the client's command
+            # line need not name the module: pipelined modules arrive on stdin).
+            with self.log_lock, open(os.path.join(self.state_dir, "delayed.log"), "a", encoding="utf-8") as f:
+                f.write(path + "\n")
             time.sleep(float(delay))
         status = self._match(faults.get("status"), path)
         if status:
