@@ -258,12 +258,6 @@ class Mirror:
             return False
 
     def fault(self, *args: str) -> None:
-        if args and args[0] in ("delay", "clear"):
-            # A new delay (or none): forget which requests earlier delays held.
-            try:
-                os.unlink(os.path.join(self.state, "delayed.log"))
-            except FileNotFoundError:
-                pass
         subprocess.run([os.path.join(MIRROR_DIR, "fault.sh"), *args], env=self.env, check=True)
 
     def delayed(self, path: str) -> bool:
