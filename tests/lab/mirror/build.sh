@@ -3,8 +3,9 @@
 # stand-in .deb packages (dpkg-deb), flat apt repositories (apt-ftparchive) signed with
 # test keys, K3s release assets with the k3s stand-in built from Go, and a Helm chart
 # repository. <hash> covers every input (this script, build_mirror.py, tests/lab/standins/);
-# when that directory is complete this is a hash check. The signing keys are generated once
-# into $K3S_GPU_CACHE/mirror-gnupg/ and survive rebuilds.
+# when that directory is complete this is a hash check. The signing keys are the lab's TEST
+# keys committed in tests/lab/mirror/keys/ (fixed fingerprints, pinned by the lab's inventories),
+# imported into a throw-away GNUPGHOME on every build.
 # Prints timings on stderr and the tree's path as the last line of stdout.
 #
 # Needs: dpkg-deb, apt-ftparchive (apt-utils), gpg, zstd, bc, go (>= 1.26) and gcc (cgo).
@@ -22,7 +23,7 @@ for tool in dpkg-deb apt-ftparchive gpg zstd go bc gcc; do
 done
 
 # The cache key: every file that shapes the tree, by path and content.
-key="$(cd "$here/.." && find mirror/build.sh mirror/build_mirror.py standins -type f ! -name '*.pyc' | LC_ALL=C sort \
+key="$(cd "$here/.." && find mirror/build.sh mirror/build_mirror.py mirror/keys standins -type f ! -name '*.pyc' | LC_ALL=C sort \
   | while read -r f; do printf '%s\n' "$f"; cat "$f"; done | sha256sum | cut -c1-16)"
 out="$K3S_GPU_CACHE/mirror-$key"
 if [ -f "$out/.complete" ]; then
@@ -41,22 +42,17 @@ if [ -f "$out/.complete" ]; then
   exit 0
 fi
 
-# --- signing keys: generated once (gpg --batch, no passphrase) ----------------------
-gnupg="$K3S_GPU_CACHE/mirror-gnupg"
+# --- signing keys: the committed lab TEST keys (keys/README.md), in a throw-away GNUPGHOME ---
+export GOMODCACHE="$K3S_GPU_CACHE/go/mod" GOCACHE="$K3S_GPU_CACHE/go/build" GOFLAGS="-trimpath -mod=mod"
+tmp="$(mktemp -d "$K3S_GPU_CACHE/mirror-build.XXXXXX")"
+trap 'gpgconf --homedir "$tmp/gnupg" --kill all 2>/dev/null || true; rm -rf "$tmp"' EXIT
+gnupg="$tmp/gnupg"
 mkdir -p "$gnupg" && chmod 700 "$gnupg"
-for uid in "k3s_gpu.node lab CUDA archive key" "k3s_gpu.node lab libnvidia-container key" \
-           "k3s_gpu.node lab UNTRUSTED key"; do
-  if ! gpg --homedir "$gnupg" --batch --list-secret-keys "$uid" >/dev/null 2>&1; then
-    gpg --homedir "$gnupg" --batch --passphrase '' --quick-generate-key "$uid <lab@k3s-gpu-node.invalid>" \
-      ed25519 sign never 2>/dev/null
-    echo "generated test key: $uid" >&2
-  fi
+for stem in cuda libnvidia-container untrusted; do
+  gpg --homedir "$gnupg" --batch --quiet --import "$here/keys/$stem.secret.asc" 2>/dev/null
 done
 
 # --- k3s stand-in binaries, one per release (static, version embedded) ----------------
-export GOMODCACHE="$K3S_GPU_CACHE/go/mod" GOCACHE="$K3S_GPU_CACHE/go/build" GOFLAGS="-trimpath -mod=mod"
-tmp="$(mktemp -d "$K3S_GPU_CACHE/mirror-build.XXXXXX")"
-trap 'rm -rf "$tmp"' EXIT
 t=$(date +%s.%N)
 # Real releases (k3s-io/k3s#14281, #14492, #14553) and the bad-checksum fake v1.36.99+k3s1.
 for v in v1.36.2+k3s1 v1.36.3+k3s1 v1.36.4+k3s1 v1.36.99+k3s1; do
