@@ -269,6 +269,9 @@ all:
     cuda_driver_repo_url: $MIRROR/compute/cuda/repos
     container_toolkit_repo_url: $MIRROR/libnvidia-container/stable/deb
     container_toolkit_gpgkey_url: $MIRROR/libnvidia-container/gpgkey
+    # The lab mirror's TEST keys (tests/lab/mirror/keys/README.md).
+    cuda_driver_keyring_fingerprints: [B56699BE8F2F7F5AE0321882F997EB588C11D826]
+    container_toolkit_gpgkey_fingerprints: [0E7F3E263BDD6999F4930BA11D6D71E2EBFBF3B4]
     k3s_agent_release_url: $MIRROR/k3s-io/k3s/releases/download
     gpu_operator_chart_repo_url: $MIRROR/helm/nvidia
     # The one value that is not a default: the lab chart is a stand-in without NVIDIA's operator

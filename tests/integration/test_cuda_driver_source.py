@@ -39,6 +39,8 @@ def run_role(container, mirror, tmp_path, check=False):
         "ansible_connection": "lab_podman",
         "ansible_python_interpreter": "/usr/bin/python3",
         "cuda_driver_repo_url": mirror.url + "/compute/cuda/repos",
+        # The lab's CUDA TEST key (tests/lab/mirror/keys/README.md).
+        "cuda_driver_keyring_fingerprints": ["B56699BE8F2F7F5AE0321882F997EB588C11D826"],
         "cuda_driver_require_gpu": False,
     }}}}))
     env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"), ANSIBLE_NOCOLOR="1",

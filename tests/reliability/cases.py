@@ -39,9 +39,14 @@ K3S_OK = {
     "k3s_agent_version": "v1.36.3+k3s1",
     "k3s_agent_version_check": False,
 }
+# The fingerprints of the lab mirror's TEST keys (tests/lab/mirror/keys/README.md).
+LAB_CUDA_KEY = "B56699BE8F2F7F5AE0321882F997EB588C11D826"
+LAB_NCT_KEY = "0E7F3E263BDD6999F4930BA11D6D71E2EBFBF3B4"
+LAB_UNTRUSTED_KEY = "BECFEA2B7D1AC902E290D69916D582F17A511587"
 # cuda_driver with everything valid except what the case breaks; no GPU check unless asked,
 # no Debian archive components (the lab mirror serves NVIDIA's repository only).
 CUDA_OK = {
+    "cuda_driver_keyring_fingerprints": [LAB_CUDA_KEY],
     "cuda_driver_require_gpu": False,
     "cuda_driver_manage_distro_components": False,
     "cuda_driver_install_headers": False,

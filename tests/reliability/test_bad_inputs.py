@@ -39,9 +39,11 @@ def case_host_vars(case: cases.BadInput, mirror_url: str, kube=None, helm_env=No
             hv["k3s_agent_release_url"] = mirror_url + "/k3s-io/k3s/releases/download"
         elif case.target == "cuda_driver":
             hv["cuda_driver_repo_url"] = mirror_url + "/compute/cuda/repos"
+            hv["cuda_driver_keyring_fingerprints"] = [cases.LAB_CUDA_KEY]
         elif case.target == "container_toolkit":
             hv["container_toolkit_repo_url"] = mirror_url + "/libnvidia-container/stable/deb"
             hv["container_toolkit_gpgkey_url"] = mirror_url + "/libnvidia-container/gpgkey"
+            hv["container_toolkit_gpgkey_fingerprints"] = [cases.LAB_NCT_KEY]
         elif case.target == "gpu_operator":
             hv.update({
                 "gpu_operator_chart_repo_url": mirror_url + "/helm/nvidia",
@@ -156,6 +158,8 @@ def run_site(case, node, mirror, kube, workdir, helm_env) -> dict:
         "cuda_driver_repo_url": mirror.url + "/compute/cuda/repos",
         "container_toolkit_repo_url": mirror.url + "/libnvidia-container/stable/deb",
         "container_toolkit_gpgkey_url": mirror.url + "/libnvidia-container/gpgkey",
+        "cuda_driver_keyring_fingerprints": [cases.LAB_CUDA_KEY],
+        "container_toolkit_gpgkey_fingerprints": [cases.LAB_NCT_KEY],
         "gpu_operator_chart_repo_url": mirror.url + "/helm/nvidia",
         "gpu_operator_helm_binary": kube.helm,
         "gpu_operator_wait_timeout": 30,

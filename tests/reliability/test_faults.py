@@ -24,6 +24,7 @@ import uuid
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
+import cases
 import lab
 
 K3S_VERSION = "v1.36.3+k3s1"
@@ -46,9 +47,18 @@ def k3s_vars(mirror, token, **extra) -> dict:
 
 def cuda_vars(mirror, **extra) -> dict:
     out = {"rel_role": "cuda_driver", "cuda_driver_repo_url": mirror.url + "/compute/cuda/repos",
+           "cuda_driver_keyring_fingerprints": [cases.LAB_CUDA_KEY],
            "cuda_driver_branch": "580", "cuda_driver_require_gpu": False,
            "cuda_driver_manage_distro_components": False, "cuda_driver_install_headers": False,
            "cuda_driver_reboot_allowed": False}
+    out.update(extra)
+    return out
+
+
+def ctk_vars(mirror, **extra) -> dict:
+    out = {"rel_role": "container_toolkit", "container_toolkit_repo_url": mirror.url + "/libnvidia-container/stable/deb",
+           "container_toolkit_gpgkey_url": mirror.url + "/libnvidia-container/gpgkey",
+           "container_toolkit_gpgkey_fingerprints": [cases.LAB_NCT_KEY]}
     out.update(extra)
     return out
 
@@ -183,14 +193,47 @@ def test_mirror_down_before_run(apt_node, mirror, workdir, matrix):
 def test_untrusted_repository_key(apt_node, mirror, workdir, matrix):
     row = matrix.row("fault", fault="Repository signed by an untrusted key (cuda_driver)",
                      how="cuda_driver_repo_url -> the mirror's /untrusted/ copy (same packages, other key)",
-                     expect="apt refuses the repository (NO_PUBKEY / not signed); the role removes the source, "
-                            "pin and keyring it added", state="node snapshot (files, packages, units); dpkg --audit",
-                     rerun="")
+                     expect="the role reads InRelease's issuer (not the pinned key) before apt would refuse it "
+                            "(NO_PUBKEY / not signed); nothing is written", state="node snapshot (files, packages, "
+                            "units); dpkg --audit", rerun="")
     before = apt_node.snapshot()
     run = role_run(apt_node, workdir, cuda_vars(mirror, cuda_driver_repo_url=mirror.url + "/untrusted/compute/cuda/repos"))
     row["expect"] += "; seen: " + assert_failed(
-        run, r"cuda_driver could not use the package repository.*?(NO_PUBKEY|is not signed)")
+        run, r"cuda_driver could not use the package repository.*?InRelease is signed by key %s, which is not the "
+             r"verified key" % cases.LAB_UNTRUSTED_KEY)
     assert lab.diff(before, apt_node.snapshot()) == ""
+    assert dpkg_audit(apt_node) == ""
+    row["rerun"] = "see the next row (same node)"
+
+
+APT_TRUST_FILES = ("/etc/apt/keyrings/cuda-archive-keyring.gpg", "/etc/apt/keyrings/nvidia-container-toolkit-keyring.asc",
+                   "/etc/apt/sources.list.d/cuda-nvidia.sources", "/etc/apt/sources.list.d/nvidia-container-toolkit.sources",
+                   "/etc/apt/preferences.d/cuda-repository-pin-600", "/etc/apt/preferences.d/nvidia-container-toolkit")
+
+
+def test_mirror_serving_another_key(apt_node, mirror, workdir, matrix):
+    row = matrix.row("fault", fault="A mirror serving another key (cuda_driver, container_toolkit)",
+                     how="cuda_driver_keyring_url -> the mirror's /lab/keys/untrusted.gpg; container_toolkit_gpgkey_url "
+                         "-> /untrusted/libnvidia-container/gpgkey (the lab's UNTRUSTED key; the fingerprints pinned are "
+                         "the lab's CUDA and libnvidia-container keys)",
+                     expect="each role fails before apt trusts the key, naming the served and the expected fingerprint "
+                            "and the variable to set; no keyring, source or pin file is written",
+                     state="node snapshot (files, packages, units); the trust files absent; dpkg --audit", rerun="")
+    before = apt_node.snapshot()
+    assert apt_node.exec("ls %s" % " ".join(APT_TRUST_FILES), check=False).stdout.strip() == ""
+    seen = []
+    run = role_run(apt_node, workdir, cuda_vars(mirror, cuda_driver_keyring_url=mirror.url + "/lab/keys/untrusted.gpg"))
+    seen.append(assert_failed(
+        run, r"has fingerprint %s, which is not pinned: expected %s \(cuda_driver_keyring_fingerprints\).*?set "
+             r"cuda_driver_keyring_fingerprints to that key's fingerprint" % (cases.LAB_UNTRUSTED_KEY, cases.LAB_CUDA_KEY)))
+    run = role_run(apt_node, workdir, ctk_vars(
+        mirror, container_toolkit_gpgkey_url=mirror.url + "/untrusted/libnvidia-container/gpgkey"))
+    seen.append(assert_failed(
+        run, r"has fingerprint %s, which is not pinned: expected %s \(container_toolkit_gpgkey_fingerprints\)"
+             % (cases.LAB_UNTRUSTED_KEY, cases.LAB_NCT_KEY)))
+    row["expect"] += "; seen: " + " | ".join(seen)
+    assert lab.diff(before, apt_node.snapshot()) == ""
+    assert apt_node.exec("ls %s" % " ".join(APT_TRUST_FILES), check=False).stdout.strip() == ""
     assert dpkg_audit(apt_node) == ""
     row["rerun"] = "see the next row (same node)"
 
