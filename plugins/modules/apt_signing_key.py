@@ -79,9 +79,9 @@ options:
   reject_sha1:
     description:
       - Fail where the host's apt would refuse SHA-1, as Debian 13's apt does since 2026-02-01 (its Sequoia
-        policy: C(sha1.second_preimage_resistance = 2026-02-01)): a key whose user IDs (or signing subkey)
-        are bound only by SHA-1 self-signatures, or, with O(release_url), a repository signature made
-        with SHA-1.
+        policy sets C(sha1.second_preimage_resistance = 2026-02-01)), that is for a key whose user IDs (or
+        signing subkey) are bound only by SHA-1 self-signatures, or, with O(release_url), a repository
+        signature made with SHA-1.
     type: bool
     default: false
   timeout:
@@ -94,7 +94,7 @@ options:
     default: true
 notes:
   - NVIDIA's CUDA repositories other than C(debian13) are signed with key C(3bf863cc), bound by a SHA-1
-    self-signature that Debian 13's apt refuses (NVIDIA/cuda-repo-management#30, #34, #39); NVIDIA signs
+    self-signature that Debian 13's apt refuses (NVIDIA/cuda-repo-management issues 30, 34 and 39); NVIDIA signs
     C(debian13) with a new key, C(8793F200).
 seealso:
   - module: ansible.builtin.deb822_repository
