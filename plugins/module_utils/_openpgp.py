@@ -84,7 +84,7 @@ def _crc24(data):
     crc = 0xB704CE
     for byte in data:
         crc ^= byte << 16
-        for _ in range(8):
+        for dummy in range(8):
             crc <<= 1
             if crc & 0x1000000:
                 crc ^= 0x1864CFB
@@ -100,7 +100,7 @@ def _armor_blocks(text):
         body = m.group("body").replace("\r\n", "\n")
         # Armor headers end at the first empty line; a block without headers starts at once.
         if "\n\n" in body:
-            head, _, b64 = body.partition("\n\n")
+            head, dummy, b64 = body.partition("\n\n")
             if not all(":" in line for line in head.splitlines()):
                 b64 = body
         else:
