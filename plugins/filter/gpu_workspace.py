@@ -52,6 +52,10 @@ def gpu_workspace_not_ready(deployment, pods, spec, settings=None):
     return _workspace.not_ready(deployment, pods, spec, settings)
 
 
+def gpu_workspace_wait_report(deployment_results, pod_results, settings=None):
+    return _workspace.wait_report(deployment_results, pod_results, settings)
+
+
 def gpu_workspace_access(spec, settings=None):
     return _workspace.access(spec, settings)
 
@@ -67,5 +71,6 @@ class FilterModule:
             "gpu_workspace_secret": gpu_workspace_secret,
             "gpu_workspace_ready": gpu_workspace_ready,
             "gpu_workspace_not_ready": gpu_workspace_not_ready,
+            "gpu_workspace_wait_report": gpu_workspace_wait_report,
             "gpu_workspace_access": gpu_workspace_access,
         }

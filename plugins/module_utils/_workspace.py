@@ -178,7 +178,11 @@ def resolve(workspaces, defaults, passwords=None):
         has_password = given not in (None, "")
         generate = _truthy(ws.get("generate_password", defaults.get("generate_password", False)))
         if state == "present":
-            if has_password and _truthy(ws.get("generate_password", False)):
+            if has_password and isinstance(given, str) and given.startswith("CHANGE-ME"):
+                problems.append(
+                    "%s: the password is the example inventory's placeholder: set it from a vault "
+                    "(ansible-vault encrypt_string) or an AWX credential" % where)
+            elif has_password and _truthy(ws.get("generate_password", False)):
                 problems.append(
                     "%s: both a password and generate_password: true; keep one (the password from a vault "
                     "or an AWX credential, or a password generated once and kept in the Secret)" % where)
@@ -463,6 +467,19 @@ def not_ready(deployment, pods, spec, settings=None):
             reasons.append("Deployment %s: %s/%s replicas available" % (
                 spec["name"], st.get("availableReplicas", 0), (deployment.get("spec") or {}).get("replicas", 1)))
     return ["%s: %s" % (where, r) for r in reasons]
+
+
+def wait_report(deployment_results, pod_results, settings=None):
+    """Why the workspaces are not ready, from the role's registered loops: the wait's
+    k8s_info results (one per workspace, the spec in ``item``, the Deployment in ``resources``)
+    and the pod reads (``resources``; skipped for a ready workspace). A flat list of reasons."""
+    reasons = []
+    pod_results = list(pod_results or [])
+    for index, dep in enumerate(deployment_results or []):
+        found = dep.get("resources") or []
+        pods = pod_results[index].get("resources") or [] if index < len(pod_results) else []
+        reasons.extend(not_ready(found[0] if found else None, pods, dep["item"], settings))
+    return reasons
 
 
 def access(spec, settings=None):

@@ -56,6 +56,7 @@ def test_password_from_the_awx_dictionary():
     ({"name": "alice", "gpus": True, "password": "x"}, "gpus must be a whole number"),
     ({"name": "alice"}, "has no password source: set its password"),
     ({"name": "alice", "password": ""}, "has no password source"),
+    ({"name": "alice", "password": "CHANGE-ME-WITH-ANSIBLE-VAULT"}, "the example inventory's placeholder"),
     ({"name": "alice", "password": "x", "generate_password": True}, "both a password and generate_password"),
     ({"name": "alice", "password": "x", "state": "gone"}, "state must be one of: present, absent"),
     ({"name": "alice", "password": "x", "namespace": "Team_A"}, "is not a valid namespace name"),
@@ -222,6 +223,16 @@ def test_not_ready_names_what(dep, pods, expected):
     assert expected in reasons[0], reasons[0]
 
 
+def test_wait_report_over_the_registered_loops():
+    ready = {"item": SPEC, "resources": [deployment(ready=True)]}
+    stuck = {"item": dict(SPEC, name="bob", namespace="workspace-bob"), "resources": [deployment()]}
+    pods = [{"skipped": True, "item": ready}, {"item": stuck, "resources": [pod()]}]
+    reasons = ws.wait_report([ready, stuck], pods)
+    assert reasons == ["workspace bob (namespace workspace-bob): scheduling: pod alice-5d8f-x is not scheduled to any "
+                       "node yet (no scheduler decision: is kube-scheduler running?)"]
+    assert ws.wait_report([ready], [{"skipped": True}]) == []
+
+
 def test_access():
     spec = resolve({"name": "alice", "password": SECRET})["specs"][0]
     text = ws.access(spec, SETTINGS)
@@ -236,6 +247,6 @@ def test_filters_are_the_module_utils_functions():
     f = FilterModule().filters()
     assert set(f) == {"gpu_workspace_resolve", "gpu_workspace_capacity", "gpu_workspace_manifests",
                       "gpu_workspace_secret", "gpu_workspace_ready", "gpu_workspace_not_ready",
-                      "gpu_workspace_access"}
+                      "gpu_workspace_access", "gpu_workspace_wait_report"}
     assert f["gpu_workspace_resolve"]([{"name": "a", "password": "x"}], DEFAULTS) == resolve({"name": "a", "password": "x"})
     assert f["gpu_workspace_ready"](deployment(ready=True)) is True
