@@ -28,7 +28,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 NODE_STATE = "files under /etc, /usr/local/bin, /var/lib/rancher (sha256, mode, owner); dpkg packages; enabled and active units"
-API_STATE = "namespaces, nodes (taints, labels), pods, secrets (Helm releases), config maps, deployments, daemon sets, runtime classes"
+API_STATE = ("namespaces, nodes (taints, labels), pods, secrets (Helm releases), config maps, deployments, daemon sets, "
+             "runtime classes, persistent volume claims, services, ingresses")
 BOTH_STATE = NODE_STATE + "; " + API_STATE
 
 # A valid K3s join (the lab's fake server name; preflight never contacts it).
@@ -101,11 +102,19 @@ def _op(case_id, shown, expect, **overrides):
     return BadInput(case_id, "gpu_operator", shown, expect, runner="api", vars=overrides)
 
 
+def _ws(case_id, shown, expect, workspaces, **overrides):
+    # gpu_workspace_kubeconfig, the image and a short wait come from the test (case_host_vars).
+    return BadInput(case_id, "gpu_workspace", shown, expect, runner="api",
+                    vars=dict(overrides, gpu_workspace_workspaces=workspaces))
+
+
 def _mod(case_id, module, shown, expect, runner, args):
     return BadInput(case_id, module, shown, expect, runner=runner, kind=module, vars=args)
 
 
 _MISSING = object()
+# A workspace password of the gpu_workspace cases; test_bad_inputs checks it never reaches the output.
+WS_PASSWORD = "rel-ws-password-8c1e0f5d"
 # Stands for the reliability harness's admin kubeconfig (test_bad_inputs.case_host_vars).
 KUBECONFIG = "@kube_cluster.kubeconfig"
 
@@ -247,6 +256,40 @@ BAD_INPUTS = [
         gpu_operator_helm_binary="/nonexistent/helm"),
     _op("op-wait-timeout-zero", "gpu_operator_wait_timeout: 0",
         r"gpu_operator_wait_timeout a positive number of seconds", gpu_operator_wait_timeout=0),
+    # --- gpu_workspace (controller, real kube-apiserver) -------------------------------
+    _ws("ws-name-invalid", "gpu_workspace_workspaces: [{name: Alice_1}]",
+        r"workspace 'Alice_1' .*the name must be a lowercase DNS label of at most 40 characters",
+        [{"name": "Alice_1", "gpus": 0, "password": WS_PASSWORD}]),
+    _ws("ws-gpus-negative", "gpus: -1",
+        r"workspace 'rel-neg' .*gpus must be a whole number of GPUs, 0 or more .*got -1",
+        [{"name": "rel-neg", "gpus": -1, "password": WS_PASSWORD}]),
+    _ws("ws-gpus-not-int", "gpus: two",
+        r"gpus.*gpu_workspace_workspaces.*unable to convert to int",
+        [{"name": "rel-two", "gpus": "two", "password": WS_PASSWORD}]),
+    _ws("ws-password-missing", "a workspace with neither password nor generate_password",
+        r"workspace 'rel-nopw' .*has no password source: set its password \(from a vault, or\s+gpu_workspace_passwords",
+        [{"name": "rel-nopw", "gpus": 0}]),
+    _ws("ws-password-placeholder", "password: CHANGE-ME-WITH-ANSIBLE-VAULT (the example's placeholder)",
+        r"workspace 'rel-ph' .*the password is the example inventory's placeholder",
+        [{"name": "rel-ph", "gpus": 0, "password": "CHANGE-ME-WITH-ANSIBLE-VAULT"}]),
+    _ws("ws-password-and-generate", "password with generate_password: true",
+        r"workspace 'rel-both' .*both a password and generate_password: true",
+        [{"name": "rel-both", "gpus": 0, "password": WS_PASSWORD, "generate_password": True}]),
+    _ws("ws-gpus-too-many", "gpus: 64 (more than any node's allocatable nvidia.com/gpu)",
+        r"workspace 'rel-many': gpus 64 is more than any node can give: no node has allocatable nvidia\.com/gpu",
+        [{"name": "rel-many", "gpus": 64, "password": WS_PASSWORD}]),
+    _ws("ws-runtime-class-missing", "gpu_workspace_runtime_class: no-such-class",
+        r"RuntimeClass no-such-class does not exist, so no GPU pod can start.*set\s+gpu_workspace_runtime_class",
+        [{"name": "rel-rc", "gpus": 1, "password": WS_PASSWORD}], gpu_workspace_runtime_class="no-such-class"),
+    _ws("ws-image-missing", "gpu_workspace_image: '' (empty)",
+        r"workspace 'rel-noimg' .*no image: set gpu_workspace_image",
+        [{"name": "rel-noimg", "gpus": 0, "password": WS_PASSWORD}], gpu_workspace_image=""),
+    _ws("ws-ingress-host-url", "ingress_host: https://ws.example.org/ (a URL)",
+        r"ingress_host 'https://ws\.example\.org/' must be a lowercase DNS name",
+        [{"name": "rel-ing", "gpus": 0, "password": WS_PASSWORD, "ingress_host": "https://ws.example.org/"}]),
+    _ws("ws-state-bogus", "state: gone",
+        r"state must be one of: present, absent",
+        [{"name": "rel-state", "gpus": 0, "password": WS_PASSWORD, "state": "gone"}]),
     # --- k3s_taint (controller) ----------------------------------------------------------
     _mod("taint-malformed", "k3s_taint", "taints: [nvidia.com/gpu=true:Sometimes]",
          r"malformed taint.*Sometimes", "api", {"name": "rel-gpu-node", "taints": ["nvidia.com/gpu=true:Sometimes"]}),

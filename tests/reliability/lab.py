@@ -201,6 +201,7 @@ def api_snapshot(kube) -> str:
 
     api = kube.api_client()
     core, apps, nodev1 = client.CoreV1Api(api), client.AppsV1Api(api), client.NodeV1Api(api)
+    net = client.NetworkingV1Api(api)
     lines = []
     for ns in core.list_namespace().items:
         lines.append("namespace %s %s %s" % (ns.metadata.name, ns.status.phase, ns.metadata.resource_version))
@@ -212,7 +213,10 @@ def api_snapshot(kube) -> str:
                         ("secret", core.list_secret_for_all_namespaces().items),
                         ("configmap", core.list_config_map_for_all_namespaces().items),
                         ("deployment", apps.list_deployment_for_all_namespaces().items),
-                        ("daemonset", apps.list_daemon_set_for_all_namespaces().items)):
+                        ("daemonset", apps.list_daemon_set_for_all_namespaces().items),
+                        ("pvc", core.list_persistent_volume_claim_for_all_namespaces().items),
+                        ("service", core.list_service_for_all_namespaces().items),
+                        ("ingress", net.list_ingress_for_all_namespaces().items)):
         for o in items:
             lines.append("%s %s/%s %s" % (kind, o.metadata.namespace, o.metadata.name, o.metadata.resource_version))
     for rc in nodev1.list_runtime_class().items:

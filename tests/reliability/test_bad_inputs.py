@@ -55,6 +55,14 @@ def case_host_vars(case: cases.BadInput, mirror_url: str, kube=None, helm_env=No
                 "gpu_operator_wait_delay": 1,
                 "gpu_operator_gpu_nodes": [],
             })
+        elif case.target == "gpu_workspace":
+            hv.update({
+                "gpu_workspace_kubeconfig": kube.kubeconfig,
+                "gpu_workspace_image": "registry.lab.invalid/ds/code-server-pytorch:rel",
+                "gpu_workspace_wait_timeout": 30,
+                "gpu_workspace_wait_delay": 1,
+                "gpu_workspace_verify_gpu": False,
+            })
         hv.update(case.vars)
         for k in [k for k, val in hv.items() if val == cases.KUBECONFIG]:
             if kube is None:
@@ -243,3 +251,6 @@ def test_bad_input(case, request, matrix, bad_input_node, mirror, workdir):
     secret = case.vars.get("k3s_agent_token") or case.vars.get("k3s_gpu_token")
     if isinstance(secret, str) and len(secret) > 8:
         assert secret not in out["output"], "the token reached the output"
+    for ws in case.vars.get("gpu_workspace_workspaces") or []:
+        if isinstance(ws, dict) and isinstance(ws.get("password"), str) and len(ws["password"]) > 8:
+            assert ws["password"] not in out["output"], "a workspace password reached the output"
