@@ -422,9 +422,10 @@ def _pod_reasons(pod, spec, settings):
                 reasons.append("container: %s of pod %s is waiting: %s %s%s" % (
                     cs.get("name"), name, reason, message, exit_note))
         elif "running" in state and not cs.get("ready"):
+            restarts = int(cs.get("restartCount", 0))
             reasons.append("readiness probe: code-server in pod %s runs on node %s but /healthz on port %s does "
-                           "not answer yet (%d restarts)" % (name, pod["spec"]["nodeName"], settings.get("port", 8443),
-                                                            int(cs.get("restartCount", 0))))
+                           "not answer yet (%d restarts)"
+                           % (name, pod["spec"]["nodeName"], settings.get("port", 8443), restarts))
         elif "terminated" in state:
             term = state["terminated"]
             reasons.append("container: %s of pod %s exited with code %s (%s %s)" % (

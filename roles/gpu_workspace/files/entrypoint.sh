@@ -1,4 +1,4 @@
-#!/bin/bash
+#!/usr/bin/env bash
 # code-server for the GPU workspace image (Containerfile beside this file).
 # The password comes from $PASSWORD, which the gpu_workspace role takes from the workspace's
 # Secret; code-server refuses to start with --auth password and no password, so a pod without

@@ -175,6 +175,13 @@ def pod(node_name=None, conditions=None, containers=None, phase="Pending", **sta
     return {"metadata": {"name": "alice-5d8f-x"}, "spec": {"nodeName": node_name} if node_name else {}, "status": st}
 
 
+PULLING = {"name": "code-server", "image": "reg/ws:1", "ready": False,
+           "state": {"waiting": {"reason": "ImagePullBackOff", "message": "Back-off pulling image"}}}
+STARTED = {"name": "code-server", "ready": False, "restartCount": 2, "state": {"running": {}}}
+CRASHING = {"name": "code-server", "ready": False, "state": {"waiting": {"reason": "CrashLoopBackOff", "message": "back-off"}},
+            "lastState": {"terminated": {"exitCode": 127, "reason": "Error"}}}
+
+
 def test_ready():
     assert ws.deployment_ready(deployment(ready=True))
     assert not ws.deployment_ready(deployment(ready=True, generation=2))
@@ -194,9 +201,7 @@ def test_ready():
                                      "message": "0/1 nodes are available: 1 node(s) didn't match Pod's node "
                                                 "affinity/selector."}])],
      "scheduling: pod alice-5d8f-x cannot be scheduled: 0/1 nodes are available"),
-    (deployment(), [pod("gpu-1", containers=[{"name": "code-server", "image": "reg/ws:1", "ready": False,
-                                               "state": {"waiting": {"reason": "ImagePullBackOff",
-                                                                     "message": "Back-off pulling image"}}}])],
+    (deployment(), [pod("gpu-1", containers=[PULLING])],
      "image pull: container code-server of pod alice-5d8f-x cannot pull reg/ws:1: ImagePullBackOff"),
     (deployment(), [pod("gpu-1", containers=[{"name": "code-server", "ready": False, "state": {"waiting": {
         "reason": "RunContainerError", "message": "nvidia-container-cli: initialization error: nvml error"}}}])],
@@ -204,12 +209,9 @@ def test_ready():
     (deployment(), [pod("gpu-1", phase="Failed", reason="UnexpectedAdmissionError",
                         message="Allocate failed due to no healthy devices present")],
      "GPU: pod alice-5d8f-x was refused by the node: UnexpectedAdmissionError"),
-    (deployment(), [pod("gpu-1", phase="Running", containers=[{"name": "code-server", "ready": False,
-                                                                "restartCount": 2, "state": {"running": {}}}])],
+    (deployment(), [pod("gpu-1", phase="Running", containers=[STARTED])],
      "readiness probe: code-server in pod alice-5d8f-x runs on node gpu-1 but /healthz on port 8443"),
-    (deployment(), [pod("gpu-1", containers=[{"name": "code-server", "ready": False, "state": {"waiting": {
-        "reason": "CrashLoopBackOff", "message": "back-off"}}, "lastState": {"terminated": {"exitCode": 127,
-                                                                                        "reason": "Error"}}}])],
+    (deployment(), [pod("gpu-1", containers=[CRASHING])],
      "container: code-server of pod alice-5d8f-x is waiting: CrashLoopBackOff back-off (last exit code 127"),
     (deployment(conditions=[{"type": "ReplicaFailure", "status": "True", "reason": "FailedCreate",
                              "message": 'pods "alice-5d8f-" is forbidden: pod rejected: RuntimeClass "nvidia" '
