@@ -119,12 +119,14 @@ def ensure_image(release: str) -> str:
     return image
 
 
-def boot(release: str, name: str, podman_args: list[str] | None = None, hostname: str | None = None) -> Container:
+def boot(release: str, name: str, podman_args: list[str] | None = None, hostname: str | None = None,
+         network: str = "host") -> Container:
     """Boot a lab container; `podman_args` go before the image (volumes, for instance);
-    `hostname`: its kernel host name (`uname -n`), else podman's default."""
+    `hostname`: its kernel host name (`uname -n`), else podman's default; `network`: podman's
+    --network (host, to reach the mirror; none, for a network namespace of its own)."""
     image = ensure_image(release)
     extra = ["--hostname", hostname] if hostname else []
-    subprocess.run(["podman", "run", "-d", "--systemd=always", "--network=host", "--name", name,
+    subprocess.run(["podman", "run", "-d", "--systemd=always", "--network=" + network, "--name", name,
                     "--label", "k3s-gpu-lab=test", *extra, *(podman_args or []), image],
                    check=True, stdout=subprocess.DEVNULL)
     c = Container(name=name, image=image)
@@ -143,10 +145,10 @@ def lab_container():
     started = []
 
     def factory(release: str = "debian12", podman_args: list[str] | None = None,
-                hostname: str | None = None) -> Container:
+                hostname: str | None = None, network: str = "host") -> Container:
         name = "%s%s-%s" % (CONTAINER_PREFIX, release, uuid.uuid4().hex[:8])
         started.append(name)
-        return boot(release, name, podman_args, hostname)
+        return boot(release, name, podman_args, hostname, network)
 
     try:
         yield factory
