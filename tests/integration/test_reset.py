@@ -11,7 +11,9 @@ before site.yml (SNAPSHOT below), runs site.yml, then reset.yml, records it agai
 - with -e k3s_gpu_reset_toolkit=true -e k3s_gpu_reset_driver=true the difference is empty;
 - with reset.yml's defaults (the driver and the toolkit stay, as the user asked) the difference is
   only the driver's and the toolkit's packages, repository files and configuration;
-- a second reset.yml changes nothing.
+- a second reset.yml changes nothing;
+- container_toolkit_state=absent with the docker and containerd runtimes takes out only what
+  the role (nvidia-ctk) wrote into their configuration.
 
 What the snapshot leaves out, and why, is listed in VOLATILE: files that apt, dpkg and systemd
 rewrite on their own (their content is covered by the package list and the unit list).
@@ -20,7 +22,11 @@ rewrite on their own (their content is covered by the package list and the unit 
 from __future__ import annotations
 
 import difflib
+import json
+import os
 import re
+import subprocess
+import sys
 
 import pytest
 
@@ -28,6 +34,8 @@ import pytest
 from test_add_node import DemoKubelet, node_host, playbook, recap, token_file, write_inventory  # noqa: F401  pylint: disable=unused-import
 
 pytest_plugins = ["lab_fixtures"]
+
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 
 # Paths whose presence is recorded but whose content is not: apt, dpkg and the dynamic linker
 # rewrite them whatever was installed (package lists are compared as `dpkg-query` output).
@@ -121,3 +129,52 @@ def test_reset_leaves_the_node_as_it_was(release, kube_cluster, lab_mirror, lab_
     proc = playbook("reset", inventory, tmp_path, *args)
     assert proc.returncode == 0, proc.stdout[-6000:]
     assert recap(proc.stdout)["gpu-reset"]["changed"] == 0, proc.stdout[-6000:]
+
+
+DOCKER_CONFIG = {
+    "log-driver": "json-file",
+    "runtimes": {
+        "nvidia": {"args": [], "path": "nvidia-container-runtime"},
+        "crun": {"path": "/usr/bin/crun"},
+    },
+    "default-runtime": "nvidia",
+}
+
+
+def absent_run(c, tmp_path, runtime, *args):
+    inventory = tmp_path / ("absent-%s.json" % runtime)
+    inventory.write_text(json.dumps({"all": {"hosts": {c.name: node_host(c.name, container_toolkit_runtime=runtime)}}}))
+    proc = subprocess.run([os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", str(inventory),
+                           os.path.join(REPO, "tests", "integration", "playbooks", "container_toolkit_absent.yml"),
+                           *args], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False,
+                          env=dict(os.environ, ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"), ANSIBLE_NOCOLOR="1"),
+                          timeout=600)
+    assert proc.returncode == 0, proc.stdout[-6000:]
+    return recap(proc.stdout)[c.name]["changed"], proc.stdout
+
+
+def test_toolkit_absent_takes_only_its_own_runtime_configuration_out(lab_container, tmp_path):
+    """docker: the nvidia runtime (and default-runtime: nvidia) leave daemon.json, the user's
+    settings and runtimes stay; containerd: nvidia-ctk's drop-in goes, config.toml stays. Check
+    mode first changes nothing; a second run changes nothing."""
+    c = lab_container("debian12")
+    c.write("/etc/docker/daemon.json", json.dumps(DOCKER_CONFIG, indent=2) + "\n")
+    c.write("/etc/containerd/config.toml", 'version = 2\nimports = ["/etc/containerd/conf.d/*.toml"]\n')
+    c.write("/etc/containerd/conf.d/99-nvidia.toml", "# nvidia-ctk's drop-in\n")
+    c.write("/etc/cdi/nvidia.yaml", "cdiVersion: 0.5.0\n")
+
+    changed, out = absent_run(c, tmp_path, "docker", "--check", "--diff")
+    assert changed > 0 and '"nvidia"' in out, out[-4000:]
+    assert json.loads(c.exec("cat /etc/docker/daemon.json").stdout) == DOCKER_CONFIG
+    assert c.exec("test -f /etc/cdi/nvidia.yaml", check=False).returncode == 0
+
+    absent_run(c, tmp_path, "docker")
+    assert json.loads(c.exec("cat /etc/docker/daemon.json").stdout) == {
+        "log-driver": "json-file", "runtimes": {"crun": {"path": "/usr/bin/crun"}}}
+    assert c.exec("test -e /etc/cdi/nvidia.yaml", check=False).returncode == 1
+    assert absent_run(c, tmp_path, "docker")[0] == 0
+
+    absent_run(c, tmp_path, "containerd")
+    assert c.exec("test -e /etc/containerd/conf.d/99-nvidia.toml", check=False).returncode == 1
+    assert "imports" in c.exec("cat /etc/containerd/config.toml").stdout
+    assert absent_run(c, tmp_path, "containerd")[0] == 0
