@@ -45,11 +45,13 @@ fi
 # --- signing keys: the committed lab TEST keys (keys/README.md), in a throw-away GNUPGHOME ---
 export GOMODCACHE="$K3S_GPU_CACHE/go/mod" GOCACHE="$K3S_GPU_CACHE/go/build" GOFLAGS="-trimpath -mod=mod"
 tmp="$(mktemp -d "$K3S_GPU_CACHE/mirror-build.XXXXXX")"
-trap 'gpgconf --homedir "$tmp/gnupg" --kill all 2>/dev/null || true; rm -rf "$tmp"' EXIT
-gnupg="$tmp/gnupg"
-mkdir -p "$gnupg" && chmod 700 "$gnupg"
+# A short GNUPGHOME of its own: gpg-agent's socket path must fit a unix socket's 108 bytes,
+# which a deep $K3S_GPU_CACHE (a test's temporary directory) exceeds.
+gnupg="$(mktemp -d /tmp/k3s-gpu-gnupg.XXXXXX)"
+trap 'gpgconf --homedir "$gnupg" --kill all 2>/dev/null || true; rm -rf "$tmp" "$gnupg"' EXIT
+chmod 700 "$gnupg"
 for stem in cuda libnvidia-container untrusted; do
-  gpg --homedir "$gnupg" --batch --quiet --import "$here/keys/$stem.secret.asc" 2>/dev/null
+  gpg --homedir "$gnupg" --batch --quiet --import "$here/keys/$stem.secret.asc"
 done
 
 # --- k3s stand-in binaries, one per release (static, version embedded) ----------------
