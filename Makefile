@@ -41,9 +41,8 @@ unit: setup ## pytest unit tests (parsers, modules) and go test of the lab's Go 
 lab-images: setup ## Debian 12/13 systemd images for podman (cached)
 	@$(STAGE) lab-images tests/lab/images.sh all
 
-kube-bins: system-deps ## kube-apiserver, etcd and helm built from pinned Go modules, and the older kube-apiserver of the skew tests (cached)
+kube-bins: system-deps ## kube-apiserver, etcd and helm built from pinned Go modules (cached)
 	@$(STAGE) kube-bins tests/integration/kube/build.sh
-	@$(STAGE) kube-bins-skew tests/integration/kube/build-skew.sh
 
 mirror: setup ## Build the vendor mirror tree with its stand-ins (cached)
 	@$(STAGE) mirror tests/lab/mirror/build.sh

@@ -2,7 +2,8 @@
 within the Kubernetes version-skew policy, before anything changes on the node.
 
 Two real kube-apiservers play the K3s server: the harness's v1.36.3 (``kube_cluster``) and
-an older v1.35.4 (``kube_cluster_skew``, tests/integration/kube/build-skew.sh), so that the
+one that reports v1.35.4 (``kube_cluster_skew``: the same build linked with v1.35.4's version
+stamp, which also makes it emulate 1.35; tests/integration/kube/build.sh says why), so that the
 collection's former pinned agent (v1.36.3+k3s1) is newer than one of them. The node is a
 Debian 12 systemd container of the lab, driven through the podman connection; the version
 is read on the controller (localhost) with the harness's kubeconfig, as site.yml reads it

@@ -93,8 +93,10 @@ def _cuda(case_id, shown, expect, runner="node", rollback=False, **overrides):
                     note="added the repository, then removed it (rollback)" if rollback else "")
 
 
-def _ctk(case_id, shown, expect, **overrides):
-    return BadInput(case_id, "container_toolkit", shown, expect, vars=overrides)
+def _ctk(case_id, shown, expect, runner="node", rollback=False, **overrides):
+    return BadInput(case_id, "container_toolkit", shown, expect, runner="alone" if rollback else runner,
+                    vars=overrides, rollback=rollback,
+                    note="added the repository, then removed it (rollback)" if rollback else "")
 
 
 def _op(case_id, shown, expect, **overrides):
@@ -117,6 +119,8 @@ _MISSING = object()
 WS_PASSWORD = "rel-ws-password-8c1e0f5d"
 # Stands for the reliability harness's admin kubeconfig (test_bad_inputs.case_host_vars).
 KUBECONFIG = "@kube_cluster.kubeconfig"
+# A value that starts with MIRROR is a path on the lab mirror (its URL is known at run time).
+MIRROR = "@mirror"
 
 BAD_INPUTS = [
     # --- k3s_agent --------------------------------------------------------------------
@@ -218,6 +222,9 @@ BAD_INPUTS = [
     _cuda("cuda-unsupported-os", "unsupported OS (/etc/os-release of Rocky Linux 9)",
           r"cuda_driver supports Debian 12, Debian 13, Ubuntu 22\.04 and Ubuntu 24\.04 .*this host runs Rocky[ A-Za-z]* 9\.4 .*Run the role on a supported OS",
           runner="alone"),
+    _cuda("cuda-debian-11", "unsupported Debian release (/etc/os-release and /etc/debian_version of Debian 11)",
+          r"cuda_driver supports Debian 12, Debian 13, Ubuntu 22\.04 and Ubuntu 24\.04 .*Run the role on a supported OS",
+          runner="alone"),
     # --- container_toolkit ------------------------------------------------------------------
     _ctk("ctk-version-latest", "container_toolkit_version: latest",
          r"container_toolkit_version must be an exact package version such as 1\.20\.0-1 .*got \"latest\"",
@@ -233,6 +240,19 @@ BAD_INPUTS = [
     _ctk("ctk-path-relative", "container_toolkit_containerd_config: containerd.toml (relative; runtime containerd)",
          r"These paths must be absolute file paths: \['containerd\.toml'\]",
          container_toolkit_runtime="containerd", container_toolkit_containerd_config="containerd.toml"),
+    _ctk("ctk-fingerprint-key-id", "container_toolkit_gpgkey_fingerprints: [DDCAE044F796ECB0] (a key id)",
+         r"container_toolkit_gpgkey_fingerprints must list the fingerprints .*DDCAE044F796ECB0",
+         container_toolkit_gpgkey_fingerprints=["DDCAE044F796ECB0"]),
+    _ctk("ctk-gpgkey-not-a-key", "container_toolkit_gpgkey_url: a Release file (serves no key)",
+         r"does not hold an OpenPGP public key: not OpenPGP data",
+         container_toolkit_gpgkey_url=MIRROR + "/libnvidia-container/stable/deb/amd64/Release"),
+    _ctk("ctk-version-unknown", "container_toolkit_version: 9.9.9-1 (not in the repository)",
+         r"Version 9\.9\.9-1 of nvidia-container-toolkit, nvidia-container-toolkit-base,\s+libnvidia-container-tools,"
+         r"\s+libnvidia-container1 is not available .*offered: 1\.20\.0-1, 1\.17\.8-1",
+         rollback=True, container_toolkit_version="9.9.9-1"),
+    _ctk("ctk-ubuntu-20.04", "unsupported OS (/etc/os-release of Ubuntu 20.04)",
+         r"container_toolkit supports Debian 12, Debian 13, Ubuntu 22\.04 and Ubuntu 24\.04 .*this host runs Ubuntu 20\.04",
+         runner="alone"),
     # --- gpu_operator (controller, real kube-apiserver) ---------------------------------
     _op("op-chart-latest", "gpu_operator_chart_version: latest",
         r"gpu_operator_chart_version must be a pinned chart version .*got 'latest'", gpu_operator_chart_version="latest"),

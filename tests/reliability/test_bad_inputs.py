@@ -27,6 +27,16 @@ VERSION_ID="9.4"
 PLATFORM_ID="platform:el9"
 PRETTY_NAME="Rocky Linux 9.4 (Blue Onyx)"
 """
+OS_RELEASE_UBUNTU_2004 = """NAME="Ubuntu"
+VERSION="20.04.6 LTS (Focal Fossa)"
+ID=ubuntu
+ID_LIKE=debian
+VERSION_ID="20.04"
+VERSION_CODENAME=focal
+PRETTY_NAME="Ubuntu 20.04.6 LTS"
+"""
+# The alone cases that run on another OS: its /etc/os-release.
+OTHER_OS = {"cuda-unsupported-os": OS_RELEASE_ROCKY, "ctk-ubuntu-20.04": OS_RELEASE_UBUNTU_2004}
 SECURE_BOOT_VAR = "efi/efivars/SecureBoot-8be4df61-93ca-11d2-aa0d-00e098032b8c"
 
 
@@ -64,6 +74,8 @@ def case_host_vars(case: cases.BadInput, mirror_url: str, kube=None, helm_env=No
                 "gpu_workspace_verify_gpu": False,
             })
         hv.update(case.vars)
+        for k in [k for k, val in hv.items() if isinstance(val, str) and val.startswith(cases.MIRROR)]:
+            hv[k] = mirror_url + hv[k][len(cases.MIRROR):]
         for k in [k for k, val in hv.items() if val == cases.KUBECONFIG]:
             if kube is None:
                 raise AssertionError("case %s needs the kube-apiserver (pass kube)" % case.id)
@@ -131,9 +143,14 @@ def run_alone(case, node, mirror, workdir) -> dict:
             os.makedirs(os.path.dirname(efivar), exist_ok=True)
             with open(efivar, "wb") as f:
                 f.write(b"\x06\x00\x00\x00\x01")  # attributes, then 1 = secure boot enabled
-        elif case.id == "cuda-unsupported-os":
+        elif case.id in OTHER_OS:
             node.exec("mv /etc/os-release /etc/os-release.rel-saved && mv /etc/debian_version "
-                      "/etc/debian_version.rel-saved && cat > /etc/os-release <<'EOF'\n%sEOF" % OS_RELEASE_ROCKY)
+                      "/etc/debian_version.rel-saved && cat > /etc/os-release <<'EOF'\n%sEOF" % OTHER_OS[case.id])
+        elif case.id == "cuda-debian-11":
+            node.exec("cp -a /etc/os-release /etc/os-release.rel-saved && cp -a /etc/debian_version "
+                      "/etc/debian_version.rel-saved && sed -i 's/^VERSION_ID=.*/VERSION_ID=\"11\"/; "
+                      "s/^VERSION_CODENAME=.*/VERSION_CODENAME=bullseye/' /etc/os-release && "
+                      "echo 11.11 > /etc/debian_version")
         elif case.id == "cuda-no-debian-source":
             node.exec("mkdir /root/rel-apt-saved && mv /etc/apt/sources.list /etc/apt/sources.list.d "
                       "/root/rel-apt-saved/ && mkdir /etc/apt/sources.list.d")
@@ -145,7 +162,7 @@ def run_alone(case, node, mirror, workdir) -> dict:
                       "mv /root/rel-apt-saved/* /etc/apt/ && rmdir /root/rel-apt-saved; }", check=False)
         if os.path.exists(efivar):
             os.unlink(efivar)
-        if case.id == "cuda-unsupported-os":
+        if case.id in OTHER_OS or case.id == "cuda-debian-11":
             node.exec("[ ! -e /etc/os-release.rel-saved ] || { rm -f /etc/os-release && "
                       "mv /etc/os-release.rel-saved /etc/os-release; }; [ ! -e /etc/debian_version.rel-saved ] || "
                       "mv /etc/debian_version.rel-saved /etc/debian_version", check=False)

@@ -191,16 +191,22 @@ def test_mirror_down_before_run(apt_node, mirror, workdir, matrix):
 
 
 def test_untrusted_repository_key(apt_node, mirror, workdir, matrix):
-    row = matrix.row("fault", fault="Repository signed by an untrusted key (cuda_driver)",
-                     how="cuda_driver_repo_url -> the mirror's /untrusted/ copy (same packages, other key)",
+    row = matrix.row("fault", fault="Repository signed by an untrusted key (cuda_driver, container_toolkit)",
+                     how="cuda_driver_repo_url and container_toolkit_repo_url -> the mirror's /untrusted/ copies "
+                         "(same packages, other key)",
                      expect="the role reads InRelease's issuer (not the pinned key) before apt would refuse it "
                             "(NO_PUBKEY / not signed); nothing is written", state="node snapshot (files, packages, "
                             "units); dpkg --audit", rerun="")
     before = apt_node.snapshot()
     run = role_run(apt_node, workdir, cuda_vars(mirror, cuda_driver_repo_url=mirror.url + "/untrusted/compute/cuda/repos"))
-    row["expect"] += "; seen: " + assert_failed(
+    seen = [assert_failed(
         run, r"cuda_driver could not use the package repository.*?InRelease is signed by key %s, which is not the "
-             r"verified key" % cases.LAB_UNTRUSTED_KEY)
+             r"verified key" % cases.LAB_UNTRUSTED_KEY)]
+    run = role_run(apt_node, workdir, ctk_vars(
+        mirror, container_toolkit_repo_url=mirror.url + "/untrusted/libnvidia-container/stable/deb"))
+    seen.append(assert_failed(
+        run, r"InRelease is signed by key %s, which is not the verified key" % cases.LAB_UNTRUSTED_KEY))
+    row["expect"] += "; seen: " + " | ".join(seen)
     assert lab.diff(before, apt_node.snapshot()) == ""
     assert dpkg_audit(apt_node) == ""
     row["rerun"] = "see the next row (same node)"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Build the real kube-apiserver, etcd and helm from the pinned upstream Go modules
-# (apiserver/go.mod, helm/go.mod) into $K3S_GPU_CACHE/kube-bin-<hash>/, where
+# (apiserver/go.mod, helm/go.mod), and the skew tests' kube-apiserver stamped as an older
+# release (skew/kube-apiserver, see SKEW_VERSION below), into $K3S_GPU_CACHE/kube-bin-<hash>/, where
 # <hash> covers go.mod, go.sum, etcd/main.go and this script. A no-op when that
 # directory is complete. Links $REPO_ROOT/.tmp/kube/bin to it and prints its path
 # as the last line of stdout.
@@ -29,7 +30,7 @@ link_out() {
   echo "$out"
 }
 
-if [ "${KUBE_BUILD_FORCE:-0}" != 1 ] && [ -x "$out/kube-apiserver" ] && [ -x "$out/etcd" ] && [ -x "$out/helm" ]; then
+if [ "${KUBE_BUILD_FORCE:-0}" != 1 ] && [ -x "$out/kube-apiserver" ] && [ -x "$out/skew/kube-apiserver" ] && [ -x "$out/etcd" ] && [ -x "$out/helm" ]; then
   echo "kube binaries up to date in $out (build 0s)" >&2
   link_out
   exit 0
@@ -42,7 +43,7 @@ command -v go >/dev/null || { echo "build.sh: go is not installed (need Go >= 1.
 mkdir -p "$K3S_GPU_CACHE"
 exec 9>"$K3S_GPU_CACHE/kube-bin-build.lock"
 flock 9
-if [ "${KUBE_BUILD_FORCE:-0}" != 1 ] && [ -x "$out/kube-apiserver" ] && [ -x "$out/etcd" ] && [ -x "$out/helm" ]; then
+if [ "${KUBE_BUILD_FORCE:-0}" != 1 ] && [ -x "$out/kube-apiserver" ] && [ -x "$out/skew/kube-apiserver" ] && [ -x "$out/etcd" ] && [ -x "$out/helm" ]; then
   echo "kube binaries up to date in $out (built by another process)" >&2
   link_out
   exit 0
@@ -59,8 +60,6 @@ jobs="${KUBE_BUILD_P:-$(nproc)}"
 modver() { (cd "$1" && go list -m -f '{{.Version}}' "$2"); }
 kube_version="$(modver "$here/apiserver" k8s.io/kubernetes)"
 helm_version="$(modver "$here/helm" helm.sh/helm/v3)"
-kube_major="${kube_version#v}"; kube_major="${kube_major%%.*}"
-kube_minor="${kube_version#v*.}"; kube_minor="${kube_minor%%.*}"
 
 tmp="$(mktemp -d "$K3S_GPU_CACHE/kube-bin-$key.tmp.XXXXXX")"
 chmod 755 "$tmp"
@@ -69,14 +68,33 @@ start=$(date +%s)
 
 # Version stamps as upstream's hack/lib/version.sh and helm's Makefile set them:
 # clients (helm's kubeVersion checks, kubernetes.core) read the server's version.
-kube_ldflags="-s -w"
-for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
-  kube_ldflags+=" -X $pkg.gitVersion=$kube_version -X $pkg.gitMajor=$kube_major"
-  kube_ldflags+=" -X $pkg.gitMinor=$kube_minor -X $pkg.gitTreeState=clean"
-done
+# stamp VERSION: the -ldflags of a kube-apiserver that reports VERSION.
+stamp() {
+  local v=$1 major minor pkg flags="-s -w"
+  major="${v#v}"; major="${major%%.*}"
+  minor="${v#v*.}"; minor="${minor%%.*}"
+  for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    flags+=" -X $pkg.gitVersion=$v -X $pkg.gitMajor=$major -X $pkg.gitMinor=$minor -X $pkg.gitTreeState=clean"
+  done
+  echo "$flags"
+}
 echo "==> building kube-apiserver $kube_version and etcd (go build -p $jobs)" >&2
-(cd "$here/apiserver" && go build -p "$jobs" -ldflags="$kube_ldflags" -o "$tmp/" \
+(cd "$here/apiserver" && go build -p "$jobs" -ldflags="$(stamp "$kube_version")" -o "$tmp/" \
   k8s.io/kubernetes/cmd/kube-apiserver ./etcd)
+
+# The older server of the version-skew tests (skew/kube-apiserver): the same packages,
+# linked again with the version stamp of SKEW_VERSION. Only the link step runs (about 30 s;
+# a build of v1.35.4's own sources took 10-14 minutes of make test's budget on 2 cores).
+# k8s.io/component-base/compatibility derives the binary and emulation versions from that
+# stamp (defaultBuildBinaryVersion), so the server reports gitVersion v1.35.4 in GET /version
+# and serves with 1.35's feature-gate defaults: the compatibility-version mechanism of
+# KEP-4330 (a 1.36 binary can emulate 1.35). What the k3s_agent preflight compares is
+# /version's gitVersion.
+SKEW_VERSION=v1.35.4
+echo "==> linking kube-apiserver stamped $SKEW_VERSION for the skew tests" >&2
+mkdir -p "$tmp/skew"
+(cd "$here/apiserver" && go build -p "$jobs" -ldflags="$(stamp "$SKEW_VERSION")" -o "$tmp/skew/" \
+  k8s.io/kubernetes/cmd/kube-apiserver)
 
 helm_ldflags="-s -w -X helm.sh/helm/v3/internal/version.version=$helm_version"
 helm_ldflags+=" -X helm.sh/helm/v3/internal/version.gitTreeState=clean"

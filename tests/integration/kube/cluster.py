@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO_ROOT = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
 BUILD_SH = os.path.join(HERE, "build.sh")
-BUILD_SKEW_SH = os.path.join(HERE, "build-skew.sh")
 START_SH = os.path.join(HERE, "start.sh")
 STOP_SH = os.path.join(HERE, "stop.sh")
 
@@ -43,8 +42,8 @@ def build() -> str:
 
 
 def build_skew() -> str:
-    """Build (or reuse) the older kube-apiserver of build-skew.sh; return its path."""
-    return _run_build(BUILD_SKEW_SH)
+    """The skew tests' kube-apiserver (build.sh's skew/, stamped v1.35.4); return its path."""
+    return os.path.join(build(), "skew", "kube-apiserver")
 
 
 def _read_env(path: str) -> dict:

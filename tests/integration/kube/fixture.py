@@ -4,7 +4,7 @@
 loudly when it cannot), starts etcd + kube-apiserver on free 127.0.0.1 ports,
 yields a :class:`kube.cluster.KubeCluster`, and always stops both processes.
 ``kube_cluster_skew`` (session): the same with the older kube-apiserver of
-build-skew.sh (Kubernetes v1.35.4), for the version-skew tests.
+build.sh's skew/ (reports Kubernetes v1.35.4), for the version-skew tests.
 ``kube_namespace`` (function): a fresh namespace name, created.
 ``fake_kubelet`` (function): a factory ``fake_kubelet(node_name)`` returning a
 :class:`kube.kubelet.FakeKubelet`; its log servers are closed and its nodes deleted
@@ -101,7 +101,7 @@ def kube_cluster():
 
 @pytest.fixture(scope="session")
 def kube_cluster_skew():
-    """A running etcd + the older kube-apiserver of build-skew.sh (v1.35.4)."""
+    """A running etcd + the kube-apiserver that reports v1.35.4 (build.sh's skew/)."""
     bin_dir = _cluster.build()
     apiserver = _cluster.build_skew()
     yield from _running_cluster(_session_state_dir("skew"), bin_dir, apiserver, report=False)

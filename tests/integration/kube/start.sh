@@ -14,8 +14,8 @@
 # waits for /readyz, and prints the admin kubeconfig path as the last line of stdout.
 # stop.sh STATE_DIR stops exactly these processes. KUBE_BIN_DIR overrides the
 # binaries (default: the output of build.sh, which builds them when missing);
-# KUBE_APISERVER_BIN runs another kube-apiserver with that etcd (build-skew.sh's
-# older one, for the version-skew tests).
+# KUBE_APISERVER_BIN runs another kube-apiserver with that etcd (build.sh's skew/
+# one, which reports v1.35.4, for the version-skew tests).
 #
 # Anonymous requests are refused (--anonymous-auth=false), as K3s's own
 # kube-apiserver does (k3s-io/k3s pkg/daemons/control/server.go sets
@@ -36,7 +36,7 @@ state="${1:-$REPO_ROOT/.tmp/kube/state}"
 bin="${KUBE_BIN_DIR:-$("$here/build.sh" | tail -n 1)}"
 apiserver="${KUBE_APISERVER_BIN:-$bin/kube-apiserver}"
 for b in "$bin/etcd" "$apiserver"; do
-  [ -x "$b" ] || { echo "start.sh: $b missing: run $here/build.sh (or build-skew.sh)" >&2; exit 1; }
+  [ -x "$b" ] || { echo "start.sh: $b missing: run $here/build.sh" >&2; exit 1; }
 done
 
 if [ -f "$state/kube-apiserver.pid" ] || [ -f "$state/etcd.pid" ]; then
