@@ -225,34 +225,29 @@ def test_create_validate_rerun_check_and_remove(kube_cluster, gpu_node, tmp_path
         assert second["changed"] == 0, second["stdout"][-6000:]
         assert secret_password(kube_cluster, namespaces[0], alice) == generated
 
-        # Check mode with a change: reported, with a diff, and nothing written.
+        # Check mode with changes (alice asks for 2 GPUs; bob gets a new password): reported,
+        # with a diff, and nothing written.
         rv = apps.read_namespaced_deployment(alice, namespaces[0]).metadata.resource_version
-        more = role_vars([dict(workspaces[0], gpus=2), workspaces[1]])
-        check = run_playbook(kube_cluster, more, tmp_path, check=True, diff=True)
-        assert check["changed"] == 1, check["stdout"][-6000:]
-        assert '"nvidia.com/gpu": "2"' in check["stdout"] or "nvidia.com/gpu: '2'" in check["stdout"] \
-            or "nvidia.com/gpu" in check["stdout"]
-        assert apps.read_namespaced_deployment(alice, namespaces[0]).metadata.resource_version == rv
-
-        # A new password: the Secret changes and the Deployment rolls (its template annotation),
-        # in check mode (reported, not written) and for real.
         newpw = "new-" + uuid.uuid4().hex
-        changed_pw = role_vars([workspaces[0], dict(workspaces[1], password=newpw)])
-        check = run_playbook(kube_cluster, changed_pw, tmp_path, check=True, diff=True)
-        assert check["changed"] == 2, check["stdout"][-6000:]
+        more = role_vars([dict(workspaces[0], gpus=2), dict(workspaces[1], password=newpw)])
+        check = run_playbook(kube_cluster, more, tmp_path, check=True, diff=True)
+        assert check["changed"] == 2, check["stdout"][-6000:]  # the Secrets task, the Deployments task
+        assert "nvidia.com/gpu" in check["stdout"]
+        assert apps.read_namespaced_deployment(alice, namespaces[0]).metadata.resource_version == rv
         assert secret_password(kube_cluster, namespaces[1], bob) == given
+        assert newpw not in check["stdout"]
+
+        # For real, the new password and no ingress_host: the Secret changes, the Deployment rolls
+        # (its template annotation) and the Ingress goes; a re-run changes nothing.
         bob_gen = apps.read_namespaced_deployment(bob, namespaces[1]).metadata.generation
+        changed_pw = role_vars([workspaces[0], dict(workspaces[1], password=newpw, ingress_host="")])
         real = run_playbook(kube_cluster, changed_pw, tmp_path)
-        assert real["changed"] == 2
+        assert real["changed"] == 3, real["stdout"][-6000:]
         assert secret_password(kube_cluster, namespaces[1], bob) == newpw
         assert apps.read_namespaced_deployment(bob, namespaces[1]).metadata.generation == bob_gen + 1
+        assert net.list_namespaced_ingress(namespaces[1]).items == []
         assert newpw not in real["stdout"]
         assert run_playbook(kube_cluster, changed_pw, tmp_path)["changed"] == 0
-
-        # Dropping the ingress_host removes the Ingress.
-        run_playbook(kube_cluster, role_vars([workspaces[0], dict(workspaces[1], password=newpw, ingress_host="")]),
-                     tmp_path)
-        assert net.list_namespaced_ingress(namespaces[1]).items == []
 
     # state absent: the workspace goes, its home PVC and namespace stay.
     gone = role_vars([dict(workspaces[0], state="absent"), dict(workspaces[1], state="absent")])

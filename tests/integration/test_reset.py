@@ -72,8 +72,9 @@ echo '## services running'
 systemctl list-units --type=service --state=running --no-legend --no-pager --plain | awk '{print $1}' | sort
 echo '## mounts'
 awk '{print $1, $2, $3}' /proc/self/mounts | sort
-echo '## network interfaces'
-ls /sys/class/net | sort
+echo '## network interfaces of K3s (the node shares the host network, where other containers come and go)'
+ls /sys/class/net | grep -E '^(cni0|flannel|kube-ipvs0)' | sort
+ls /sys/class/net/cni0/brif 2>/dev/null | sed 's/^/cni0 port /' | sort
 """ % {"prune": " ".join(PRUNED), "volatile": " ".join(VOLATILE)}
 
 # What reset.yml's defaults keep on purpose (the toolkit and the driver): any differing line must
