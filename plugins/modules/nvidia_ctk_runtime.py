@@ -16,7 +16,7 @@ description:
     and writes only the files whose content differs. C(nvidia-ctk) rewrites its files on every run and
     always logs C(Wrote updated config), so running it on the live files could not tell a change.
   - With O(state=absent), takes out what C(nvidia-ctk) added - docker - the C(nvidia) runtime and
-    C(default-runtime: nvidia) leave C(daemon.json), everything else in it stays; containerd - the
+    C(default-runtime) when it names C(nvidia) leave C(daemon.json), everything else in it stays; containerd - the
     drop-in O(drop_in_config) that C(nvidia-ctk) wrote is removed. C(nvidia-ctk) is not needed (its
     package may be gone already).
   - Files are replaced atomically and keep their mode and owner; a new file gets mode C(0644), and
