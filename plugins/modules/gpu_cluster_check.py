@@ -133,8 +133,10 @@ rows:
   returned: always
   type: list
   elements: dict
-failed:
-  description: One line per failed check, naming the host, the node and the check.
+failures:
+  description:
+    - One line per failed check, naming the host, the node and the check.
+    - Not named C(failed), which Ansible sets on every result (the task's own verdict).
   returned: always
   type: list
   elements: str
@@ -276,10 +278,10 @@ def main():
     except Exception as exc:  # pylint: disable=broad-except
         module.fail_json(msg=describe(exc, "checking the GPU nodes").msg, traceback=traceback.format_exc())
     rows = rules.rows(report, names)
-    failed = rules.failures(report, names)
-    out = dict(changed=False, report=report, rows=rows, failed=failed)
-    if failed and module.params["fail_on_problems"]:
-        module.fail_json(msg="%d check(s) failed: %s" % (len(failed), "; ".join(failed)), **out)
+    failures = rules.failures(report, names)
+    out = dict(changed=False, report=report, rows=rows, failures=failures)
+    if failures and module.params["fail_on_problems"]:
+        module.fail_json(msg="%d check(s) failed: %s" % (len(failures), "; ".join(failures)), **out)
     module.exit_json(**out)
 
 
