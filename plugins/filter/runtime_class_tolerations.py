@@ -12,7 +12,7 @@ version_added: 1.1.0
 description:
   - Turns node taints (C(key[=value]:Effect) strings, the syntax of K3s's C(--node-taint), or
     dictionaries with key, value and effect) into the tolerations of a RuntimeClass's
-    C(scheduling): one per key and effect, operator C(Exists), so that any value of the key is
+    C(scheduling), one per key and effect, operator C(Exists), so that any value of the key is
     tolerated.
   - Fails, naming the taint, when one is malformed (the parser of M(k3s_gpu.node.k3s_taint)).
 options:

@@ -20,7 +20,7 @@ description:
     with C(scheduling) must select the node (nodeSelector) and tolerate its NoSchedule and NoExecute
     taints of O(nodes[].taints).
   - V(gpu_allocatable) - the node's allocatable C(nvidia.com/gpu) equals the number of GPUs nvidia-smi
-    lists on it (skipped when it lists none: the driver check says why).
+    lists on it (skipped when it lists none; the driver check says why).
   - V(taints) and V(labels) - the taints and labels the inventory asks for (O(nodes[].taints),
     O(nodes[].labels), the syntax of K3s's C(--node-taint) and C(--node-label)) are on the node.
   - V(gfd_labels) - GPU Feature Discovery's C(nvidia.com/gpu.product), C(gpu.memory) and C(gpu.count)

@@ -16,7 +16,7 @@ description:
     O(checks) on the node and returns, for each, C(ok), C(status) (V(ok), V(failed) or V(skipped)) and a
     C(detail) that says what is wrong and what to do. It changes nothing.
   - V(driver) - an NVIDIA kernel module is loaded (C(/sys/module/nvidia/version)), nvidia-smi uses it (no
-    "Driver/library version mismatch"), it belongs to O(driver_branch), and it is the installed driver:
+    "Driver/library version mismatch"), it belongs to O(driver_branch), and it is the installed driver,
     the upstream version of the first installed package of O(driver_packages) (dpkg). With no driver
     package installed (a driver installed another way) only the loaded module is checked, and the detail
     says so.
@@ -25,8 +25,8 @@ description:
     renders (its built-in version 3 one, or a user's C(config-v3.toml.tmpl) or C(config.toml.tmpl) next to
     it); a runtime lost after a toolkit removal or a template change shows here.
   - V(cdi) - when O(cdi_enabled), the CDI specification O(cdi_spec) exists and is what
-    C(nvidia-ctk cdi generate) writes for the node now (generated into a temporary file, compared, removed):
-    the container_toolkit role's own rule, which catches a spec naming an older driver's libraries.
+    C(nvidia-ctk cdi generate) writes for the node now (generated into a temporary file, compared, removed); that is
+    the container_toolkit role's own rule, and it catches a spec naming an older driver's libraries.
   - Returns RV(nvidia_smi), what nvidia-smi lists (GPU count, names, memory), for the API checks.
 author:
   - k3s_gpu.node contributors (@k3s-gpu-node)
