@@ -305,3 +305,13 @@ def empty_facts(installed, path=None, error=None, driver_loaded=False):
         "gpus": [],
         "error": error,
     }
+
+
+def hint(facts):
+    """What to do about the error of nvidia-smi facts (installed, driver_loaded as empty_facts sets them)."""
+    if not facts["installed"]:
+        return "Install the NVIDIA driver (role k3s_gpu.node.cuda_driver) or set executable."
+    if not facts["driver_loaded"]:
+        return ("Load the kernel module (modprobe nvidia) or reboot after installing the driver; "
+                "check dmesg for NVRM errors and Secure Boot module signing.")
+    return "Check that the GPU is on the PCI bus (lspci -d 10de:) and not bound to another driver (vfio-pci, nouveau)."

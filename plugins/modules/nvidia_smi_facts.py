@@ -249,6 +249,7 @@ from ansible_collections.k3s_gpu.node.plugins.module_utils._nvidia_smi import (
     NvidiaSmiParseError,
     classify_failure,
     empty_facts,
+    hint,
     merge_compute_caps,
     needs_compute_caps,
     parse_compute_caps,
@@ -308,15 +309,6 @@ def gather(module):
     return facts, warning
 
 
-def _hint(facts):
-    if not facts["installed"]:
-        return "Install the NVIDIA driver (role k3s_gpu.node.cuda_driver) or set executable."
-    if not facts["driver_loaded"]:
-        return ("Load the kernel module (modprobe nvidia) or reboot after installing the driver; "
-                "check dmesg for NVRM errors and Secure Boot module signing.")
-    return "Check that the GPU is on the PCI bus (lspci -d 10de:) and not bound to another driver (vfio-pci, nouveau)."
-
-
 def main():
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
     module.run_command_environ_update = dict(LANG="C", LC_ALL="C", LC_MESSAGES="C")
@@ -324,7 +316,7 @@ def main():
     if warning:
         module.warn(warning)
     if module.params["required"] and facts["error"]:
-        module.fail_json(msg="NVIDIA GPU required: %s. %s" % (facts["error"], _hint(facts)),
+        module.fail_json(msg="NVIDIA GPU required: %s. %s" % (facts["error"], hint(facts)),
                          ansible_facts=dict(nvidia_smi=facts))
     module.exit_json(changed=False, ansible_facts=dict(nvidia_smi=facts))
 

@@ -202,6 +202,35 @@ class OperatorControllers:
                              "containers": [{"name": name, "image": "nvcr.io/nvidia/" + name + ":stand-in"}]}}}}
 
 
+RUNTIME_CLASS = "k3s-gpu-nvidia"
+RUNTIME_CLASS_LABEL = ("k3s-gpu.node/gpu", "true")
+
+
+def assert_gpu_only_runtime_class(kube, node):
+    """The role's RuntimeClass exists with its scheduling and the node carries its label; the API
+    server's RuntimeClass admission merges that scheduling into a pod that names the class (a
+    server-side dry run: nothing is created), and refuses a pod whose nodeSelector conflicts."""
+    rc = client.NodeV1Api(kube.api_client()).read_runtime_class(RUNTIME_CLASS)
+    assert rc.handler == "nvidia"
+    assert rc.metadata.labels["app.kubernetes.io/managed-by"] == "k3s_gpu.node.gpu_operator"
+    assert rc.scheduling.node_selector == dict([RUNTIME_CLASS_LABEL])
+    assert [(t.key, t.operator, t.effect) for t in rc.scheduling.tolerations] == [
+        ("nvidia.com/gpu", "Exists", "NoSchedule")]
+    labels = client.CoreV1Api(kube.api_client()).read_node(node).metadata.labels
+    assert labels[RUNTIME_CLASS_LABEL[0]] == RUNTIME_CLASS_LABEL[1]
+    core = client.CoreV1Api(kube.api_client())
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "rc-probe"},
+           "spec": {"runtimeClassName": RUNTIME_CLASS, "containers": [{"name": "c", "image": "example.invalid/c:1"}]}}
+    admitted = core.create_namespaced_pod("default", pod, dry_run="All")
+    assert admitted.spec.node_selector == dict([RUNTIME_CLASS_LABEL])
+    assert any(t.key == "nvidia.com/gpu" and t.operator == "Exists" and t.effect == "NoSchedule"
+               for t in admitted.spec.tolerations)
+    pod["spec"]["nodeSelector"] = {RUNTIME_CLASS_LABEL[0]: "false"}
+    with pytest.raises(ApiException) as err:
+        core.create_namespaced_pod("default", pod, dry_run="All")
+    assert err.value.status == 403 and "conflict" in err.value.body.lower()
+
+
 def unique(prefix):
     return "%s-%s" % (prefix, uuid.uuid4().hex[:6])
 
@@ -220,6 +249,7 @@ def test_helm_install_rerun_upgrade_and_remove(kube_cluster, fake_kubelet, mirro
         assert "Ready: gpu-operator, nvidia-device-plugin-daemonset, nvidia-operator-validator" in first["stdout"]
         assert sorted(ctl.created) == ["nvidia-device-plugin-daemonset", "nvidia-operator-validator"]
         assert GPU_TAINT in node_taints(kube_cluster, node)
+        assert_gpu_only_runtime_class(kube_cluster, node)
 
         info = release_info(kube_cluster, ns, tmp_path)
         assert info["status"]["revision"] == "1" or info["status"]["revision"] == 1
@@ -253,7 +283,10 @@ def test_helm_install_rerun_upgrade_and_remove(kube_cluster, fake_kubelet, mirro
         assert deploy.metadata.generation == 2  # the upgrade rolled the Deployment, and the wait saw it ready
 
     gone = run_playbook(kube_cluster, ROLE_PLAYBOOK, dict(variables, gpu_operator_state="absent"), tmp_path)
-    assert gone["changed"] == 2  # release and namespace
+    assert gone["changed"] == 3  # release, namespace and the GPU-only RuntimeClass
+    with pytest.raises(ApiException) as err:
+        client.NodeV1Api(kube_cluster.api_client()).read_runtime_class(RUNTIME_CLASS)
+    assert err.value.status == 404
     secrets = client.CoreV1Api(kube_cluster.api_client()).list_namespaced_secret(ns, label_selector="owner=helm")
     assert secrets.items == []
     namespace = client.CoreV1Api(kube_cluster.api_client()).read_namespace(ns)

@@ -276,6 +276,12 @@ BAD_INPUTS = [
         gpu_operator_helm_binary="/nonexistent/helm"),
     _op("op-wait-timeout-zero", "gpu_operator_wait_timeout: 0",
         r"gpu_operator_wait_timeout a positive number of seconds", gpu_operator_wait_timeout=0),
+    _op("op-runtime-class-nvidia", "gpu_operator_runtime_class_name: nvidia (the operator's and K3s's own)",
+        r"gpu_operator_runtime_class_name 'nvidia' must not be one of nvidia, .*rewrites its RuntimeClasses",
+        gpu_operator_runtime_class_name="nvidia"),
+    _op("op-runtime-class-selector", "gpu_operator_runtime_class_node_selector: {'k3s-gpu.node/gpu': 'Not OK!'}",
+        r"RuntimeClass.*(Invalid value|invalid).*Not OK!",
+        gpu_operator_runtime_class_node_selector={"k3s-gpu.node/gpu": "Not OK!"}),
     # --- gpu_workspace (controller, real kube-apiserver) -------------------------------
     _ws("ws-name-invalid", "gpu_workspace_workspaces: [{name: Alice_1}]",
         r"workspace 'Alice_1' .*the name must be a lowercase DNS label of at most 40 characters",
