@@ -28,8 +28,8 @@ def gpus(name):
 H200 = gpus("h200-1gpu-q.xml")  # real: MIG disabled, MIG-capable
 H100_MIG = gpus("h100-2gpu-derived-mig-q.xml")  # GPU 0 MIG enabled, GPU 1 enabling pending
 L4 = gpus("l4-1gpu-derived-no-mig-q.xml")  # no MIG mode (N/A)
-CONFIGS = {"ts-4": {"replicas": 4}, "ts-2-strict": {"replicas": 2, "fail_requests_greater_than_one": True,
-                                                     "rename_by_default": True}}
+CONFIGS = {"ts-4": {"replicas": 4},
+           "ts-2-strict": {"replicas": 2, "fail_requests_greater_than_one": True, "rename_by_default": True}}
 
 
 def problems(nodes, configs=None, default="", configmap="time-slicing-config", mig_strategy=""):
@@ -69,9 +69,8 @@ def test_mig_profile_needs_known_gpus_and_a_strategy_that_advertises_them():
 
 
 def test_bad_configs_and_choices_are_named():
-    configs = {"ts-1": {"replicas": 1}, "Bad Name": {"replicas": 4}, "ts-x": {"replicas": "4", "devices": "all",
-                                                                             "rename_by_default": "yes",
-                                                                             "resource": "gpu"}}
+    configs = {"ts-1": {"replicas": 1}, "Bad Name": {"replicas": 4},
+               "ts-x": {"replicas": "4", "devices": "all", "rename_by_default": "yes", "resource": "gpu"}}
     out = problems([{"name": "gpu-01", "sharing_config": "ts-8"}, {"name": "gpu-02", "mig_config": "all 1g"}],
                    configs=configs, default="ts-9", configmap="Time_Slicing", mig_strategy="auto")
     text = "\n".join(out)
