@@ -355,6 +355,68 @@ def test_bounded_wait_names_what_is_not_ready(kube_cluster, fake_kubelet, mirror
     assert "DaemonSet nvidia-device-plugin-daemonset: scheduled on 0 node(s), expected the 1 GPU node(s)" in out
 
 
+def _fixture_gpus(name):
+    """nvidia_smi_facts' gpus for an nvidia-smi capture (the collection's own parser)."""
+    from ansible_collections.k3s_gpu.node.plugins.module_utils import _nvidia_smi  # pylint: disable=import-outside-toplevel
+    path = os.path.join(kube_cluster_mod.REPO_ROOT, "tests", "unit", "fixtures", "nvidia-smi", name)
+    with open(path, encoding="utf-8") as handle:
+        return _nvidia_smi.parse_xml(handle.read())["gpus"]
+
+
+def test_gpu_sharing_configmap_labels_and_values(kube_cluster, fake_kubelet, mirror, tmp_path):
+    """Time-slicing configs and MIG profiles: the ConfigMap, the node labels and the chart values.
+
+    The GPUs are nvidia-smi's real H200 capture (MIG-capable, MIG disabled) and the derived L4 one
+    (no MIG mode). Refused values are in tests/reliability/cases.py (op-ts-*, op-mig-*).
+    """
+    ns = unique("gpuop-share")
+    h200, l4 = unique("gpu-h200"), unique("gpu-l4")
+    for node in (h200, l4):
+        fake_kubelet(node).register(gpus=1)
+    configs = {"ts-4": {"replicas": 4},
+               "ts-2-strict": {"replicas": 2, "rename_by_default": True, "fail_requests_greater_than_one": True}}
+    nodes = [{"name": h200, "mig_config": "all-1g.18gb", "sharing_config": "ts-2-strict",
+              "gpus": _fixture_gpus("h200-1gpu-q.xml")},
+             {"name": l4, "sharing_config": "ts-4", "gpus": _fixture_gpus("l4-1gpu-derived-no-mig-q.xml")}]
+    variables = role_vars(kube_cluster, mirror, ns, gpu_operator_wait=False, gpu_operator_gpu_nodes=nodes,
+                          gpu_operator_sharing_configs=configs, gpu_operator_sharing_default="ts-4",
+                          gpu_operator_mig_strategy="mixed")
+    core = client.CoreV1Api(kube_cluster.api_client())
+
+    def sharing_labels(name):
+        labels = core.read_node(name).metadata.labels or {}
+        return {k: v for k, v in labels.items() if k in ("nvidia.com/device-plugin.config", "nvidia.com/mig.config")}
+
+    check = run_playbook(kube_cluster, ROLE_PLAYBOOK, variables, tmp_path, check=True)
+    assert check["changed"] >= 4  # namespace, ConfigMap, two nodes' labels (and taints, release)
+    assert sharing_labels(h200) == {} and sharing_labels(l4) == {}
+    assert [n.metadata.name for n in core.list_namespace().items if n.metadata.name == ns] == []
+
+    run_playbook(kube_cluster, ROLE_PLAYBOOK, variables, tmp_path)
+    cm = core.read_namespaced_config_map("time-slicing-config", ns)
+    assert sorted(cm.data) == ["ts-2-strict", "ts-4"]
+    assert yaml.safe_load(cm.data["ts-4"]) == {"version": "v1", "sharing": {"timeSlicing": {
+        "renameByDefault": False, "failRequestsGreaterThanOne": False,
+        "resources": [{"name": "nvidia.com/gpu", "replicas": 4}]}}}
+    strict = yaml.safe_load(cm.data["ts-2-strict"])["sharing"]["timeSlicing"]
+    assert strict == {"renameByDefault": True, "failRequestsGreaterThanOne": True,
+                      "resources": [{"name": "nvidia.com/gpu", "replicas": 2}]}
+    assert sharing_labels(h200) == {"nvidia.com/device-plugin.config": "ts-2-strict",
+                                    "nvidia.com/mig.config": "all-1g.18gb"}
+    assert sharing_labels(l4) == {"nvidia.com/device-plugin.config": "ts-4"}
+    assert GPU_TAINT in node_taints(kube_cluster, l4)
+    # What helm stored and what the chart rendered: devicePlugin.config names the ConfigMap.
+    assert release_info(kube_cluster, ns, tmp_path)["status"]["values"] == {
+        "driver": {"enabled": False}, "toolkit": {"enabled": False},
+        "devicePlugin": {"config": {"name": "time-slicing-config", "default": "ts-4"}}, "mig": {"strategy": "mixed"}}
+    _version, values = rendered_values(kube_cluster, ns)
+    assert values["devicePlugin"]["config"] == {"create": False, "name": "time-slicing-config", "default": "ts-4"}
+    assert values["mig"]["strategy"] == "mixed"
+
+    second = run_playbook(kube_cluster, ROLE_PLAYBOOK, variables, tmp_path)
+    assert second["changed"] == 0, second["stdout"][-4000:]
+
+
 # A minimal HelmChart CRD: group, names and the spec fields the role writes, from
 # k3s-io/helm-controller's CRD (pkg/apis/helm.cattle.io/v1/types.go); not the full schema.
 HELMCHART_CRD = {
