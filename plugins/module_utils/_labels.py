@@ -46,11 +46,27 @@ def parse_labels(specs, require_value=True):
     """Labels as a dict, from a list of ``key=value`` strings or a dict {key: value}.
 
     With `require_value` false (removal), a string may be ``key`` alone; the value is then None.
-    Every error names the item; a key given twice is an error.
+    Every error names the item; a key given twice is an error. Raises LabelError with the
+    first problem label_problems() finds.
     """
+    parsed, problems = _check_labels(specs, require_value, "labels")
+    if problems:
+        raise LabelError(problems[0])
+    return parsed
+
+
+def label_problems(specs, require_value=True, name="labels"):
+    """Everything wrong with labels, one message per bad item, each naming it
+    (``name[i] 'spec': why``, ``name['key']: why`` for a dict); empty when all are valid.
+    parse_labels() and the label_errors filter share this rule."""
+    return _check_labels(specs, require_value, name)[1]
+
+
+def _check_labels(specs, require_value, name):
     if specs is None:
-        return {}
+        return {}, []
     out = {}
+    problems = []
     if isinstance(specs, dict):
         for key, value in specs.items():
             try:
@@ -59,11 +75,12 @@ def parse_labels(specs, require_value=True):
                 value = _value_text(key, value)
                 _check(key, value)
             except LabelError as exc:
-                raise LabelError("labels[%r]: %s" % (key, exc))
+                problems.append("%s[%r]: %s" % (name, key, exc))
+                continue
             out[key] = value
-        return out
+        return out, problems
     if not isinstance(specs, list):
-        raise LabelError("labels must be a list of key=value strings or a dictionary")
+        return {}, ["%s must be a list of key=value strings or a dictionary, not %s" % (name, type(specs).__name__)]
     for index, spec in enumerate(specs):
         try:
             if not isinstance(spec, str):
@@ -82,9 +99,10 @@ def parse_labels(specs, require_value=True):
             if key in out:
                 raise LabelError("key %r is given twice" % key)
         except LabelError as exc:
-            raise LabelError("labels[%d] %r: %s" % (index, spec, exc))
+            problems.append("%s[%d] %r: %s" % (name, index, spec, exc))
+            continue
         out[key] = value
-    return out
+    return out, problems
 
 
 def desired_labels(existing, wanted, state="present"):

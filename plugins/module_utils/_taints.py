@@ -131,25 +131,43 @@ def parse_taints(specs, require_effect=True):
     """Parse a list of taints; every error names the item (``taints[i]``).
 
     Two items with the same key and effect are an error (the API would refuse them).
+    Raises TaintError with the first problem taint_problems() finds.
     """
+    parsed, problems = _check_taints(specs, require_effect, "taints")
+    if problems:
+        raise TaintError(problems[0])
+    return parsed
+
+
+def taint_problems(specs, require_effect=True, name="taints"):
+    """Everything wrong with a list of taints, one message per bad item, each naming it
+    (``name[i] 'spec': why``); empty when every item is a valid taint. parse_taints() and the
+    taint_errors filter share this rule."""
+    return _check_taints(specs, require_effect, name)[1]
+
+
+def _check_taints(specs, require_effect, name):
     if specs is None:
-        return []
+        return [], []
     if not isinstance(specs, list):
-        raise TaintError("taints must be a list")
+        return [], ["%s must be a list of key[=value]:Effect taints, not %s" % (name, type(specs).__name__)]
     out = []
+    problems = []
     seen = {}
     for index, spec in enumerate(specs):
         try:
             taint = parse_taint(spec, require_effect=require_effect)
         except TaintError as exc:
-            raise TaintError("taints[%d] %s: %s" % (index, _show(spec), exc))
+            problems.append("%s[%d] %s: %s" % (name, index, _show(spec), exc))
+            continue
         ident = identity(taint)
         if ident in seen:
-            raise TaintError("taints[%d] %s: same key and effect as taints[%d]; a node has at most one "
-                             "taint per key and effect" % (index, _show(spec), seen[ident]))
+            problems.append("%s[%d] %s: same key and effect as %s[%d]; a node has at most one "
+                            "taint per key and effect" % (name, index, _show(spec), name, seen[ident]))
+            continue
         seen[ident] = index
         out.append(taint)
-    return out
+    return out, problems
 
 
 def _show(spec):

@@ -16,6 +16,10 @@ from __future__ import annotations
 
 import re
 
+# A workspace is ready when its Deployment is rolled out: the rule the gpu_operator role waits on
+# too (kubectl rollout status's), in one place.
+from ansible_collections.k3s_gpu.node.plugins.module_utils._workload import deployment_ready
+
 MANAGED_BY = "k3s_gpu.node.gpu_workspace"
 APP_NAME = "gpu-workspace"
 CONTAINER = "code-server"
@@ -357,21 +361,6 @@ def manifests(spec, settings, password_version=""):
     pvc = {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": dict(meta, name=n["pvc"]),
            "spec": pvc_spec}
     return {"namespace": namespace, "pvc": pvc, "deployment": deployment, "service": service, "ingress": ingress}
-
-
-def deployment_ready(deployment):
-    """True when the Deployment has its one replica updated, ready and available at its current
-    generation, and no old pod is left (kubectl rollout status's rule)."""
-    if not deployment:
-        return False
-    meta = deployment.get("metadata") or {}
-    st = deployment.get("status") or {}
-    want = int((deployment.get("spec") or {}).get("replicas", 1))
-    return (int(st.get("observedGeneration", 0)) >= int(meta.get("generation", 0))
-            and int(st.get("updatedReplicas", 0)) >= want
-            and int(st.get("availableReplicas", 0)) >= want
-            and int(st.get("readyReplicas", 0)) >= want
-            and int(st.get("replicas", 0)) <= want)
 
 
 _GPU_WORDS = re.compile(r"nvidia|cuda|gpu|nvml|runtimeclass|runtime class|handler", re.I)

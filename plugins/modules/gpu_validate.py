@@ -154,7 +154,8 @@ EXAMPLES = r"""
 - name: Run the vectoradd pod on the node through the API
   k3s_gpu.node.gpu_validate:
     checks: [pod]
-    node_name: "{{ inventory_hostname_short }}"
+    # The node name K3s registered (node-name, else uname -n, lowercased), never the inventory name.
+    node_name: "{{ k3s_gpu_node_name | default('') | k3s_gpu.node.k8s_node_name(ansible_facts['nodename']) }}"
     kubeconfig: /etc/rancher/k3s/k3s.yaml
     pod_image: registry.example.internal/nvidia/k8s/cuda-sample:vectoradd-cuda11.7.1-ubuntu20.04
     timeout: 600

@@ -352,7 +352,7 @@ def test_bounded_wait_names_what_is_not_ready(kube_cluster, fake_kubelet, mirror
                              gpu_nodes=0):
         out = run_playbook(kube_cluster, ROLE_PLAYBOOK, variables, tmp_path, expect_rc=2)["stdout"]
     assert "Deployment gpu-operator:" not in out
-    assert "DaemonSet nvidia-device-plugin-daemonset: scheduled on 0 node(s), expected the 1 GPU node(s)" in out
+    assert "DaemonSet nvidia-device-plugin-daemonset: scheduled on 0 node(s), expected at least 1" in out
 
 
 def _fixture_gpus(name):

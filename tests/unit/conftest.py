@@ -85,10 +85,16 @@ def run_module(tmp_path):
         proc = subprocess.run(
             [sys.executable, os.path.join(REPO_ROOT, "plugins", "modules", name + ".py"), str(args_file)],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=run_env, check=False, timeout=120)
+        # Exactly one result: Ansible reads one JSON document from a module (a module that fails
+        # in a thread and carries on would print two).
+        text = proc.stdout.decode()
         try:
-            result = json.loads(proc.stdout)
+            result, end = json.JSONDecoder().raw_decode(text.lstrip())
         except ValueError:
             raise AssertionError("module %s printed no JSON (rc %s):\n%s\n%s"
-                                 % (name, proc.returncode, proc.stdout.decode(), proc.stderr.decode()))
+                                 % (name, proc.returncode, text, proc.stderr.decode()))
+        rest = text.lstrip()[end:].strip()
+        if rest:
+            raise AssertionError("module %s printed more than one result (rc %s):\n%s" % (name, proc.returncode, text))
         return proc.returncode, result
     return _run

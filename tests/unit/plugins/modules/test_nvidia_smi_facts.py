@@ -171,3 +171,51 @@ def test_failed_xml_query_runs_no_second_command(run_module, smi):
     rc, result = run_module("nvidia_smi_facts", {"executable": path})
     assert rc == 0, result
     assert calls(log) == ["-q -x"]
+
+
+def test_xml_with_compute_capability_runs_nvidia_smi_once(run_module, smi, fixture_path, tmp_path):
+    # A driver whose XML carries the compute capability (derived here from the real H200 capture)
+    # needs no second query: the --query-gpu run happens only when the XML lacks it.
+    with open(fixture_path("nvidia-smi", "h200-2gpu-q.xml")) as f:
+        xml = f.read()
+    derived = tmp_path / "h200-2gpu-derived-with-cuda-cc-q.xml"
+    derived.write_text(xml.replace("<product_architecture>",
+                                   "<cuda_compute_capability><major>9</major><minor>0</minor></cuda_compute_capability>"
+                                   "<product_architecture>"))
+    assert derived.read_text().count("<cuda_compute_capability>") == 2
+    path, log = smi(xml=str(derived), caps="h200-2gpu-query-compute-cap.csv")
+    rc, result = run_module("nvidia_smi_facts", {"executable": path})
+    assert rc == 0, result
+    assert [g["compute_capability"] for g in result["ansible_facts"]["nvidia_smi"]["gpus"]] == ["9.0", "9.0"]
+    assert calls(log) == ["-q -x"]
+
+
+def test_nvidia_smi_that_cannot_start_gives_one_result(run_module, tmp_path):
+    # run_command calls fail_json when the command cannot start; the module must then print that one
+    # result only (run_module fails on a second JSON document).
+    script = tmp_path / "nvidia-smi"
+    script.write_text("#!/nonexistent/interpreter\n")
+    script.chmod(0o755)
+    rc, result = run_module("nvidia_smi_facts", {"executable": str(script)})
+    assert rc == 1 and result["failed"] is True
+    assert result["cmd"].startswith(str(script))
+
+
+def test_second_query_that_cannot_start_gives_one_result(run_module, fixture_path, tmp_path):
+    # The XML lacks the compute capability; by the time the second query runs, nvidia-smi cannot
+    # start any more. Its failure is the module's one result: the XML facts are not printed as a
+    # second one (as a query run from a thread would).
+    log = tmp_path / "calls.log"
+    script = tmp_path / "nvidia-smi"
+    script.write_text("\n".join([
+        "#!/bin/sh",
+        'echo "$*" >> %s' % log,
+        "cat %s" % fixture_path("nvidia-smi", "h200-1gpu-q.xml"),
+        "printf '#!/nonexistent/interpreter\\n' > \"$0\"",
+    ]) + "\n")
+    script.chmod(0o755)
+    rc, result = run_module("nvidia_smi_facts", {"executable": str(script)})
+    assert rc == 1 and result["failed"] is True
+    assert "--query-gpu=index,pci.bus_id,compute_cap" in result["cmd"]
+    assert "ansible_facts" not in result
+    assert calls(log) == ["-q -x"]
