@@ -344,7 +344,8 @@ BAD_INPUTS = [
          r"Unsupported parameters for \(k3s_gpu\.node\.nvidia_smi_facts\) module: gpu", "node", {"gpu": 0}),
     # --- site.yml -------------------------------------------------------------------------
     BadInput("site-server-http", "site.yml", "k3s_gpu_server_url: http://k3s.lab.invalid:6443",
-             r"Set k3s_gpu_server_url to the K3s server's https://host:port", runner="site",
+             r"k3s_agent_server_url 'http://k3s\.lab\.invalid:6443' must be .*https://HOST:PORT.*"
+             r"from k3s_gpu_server_url", runner="site",
              vars={"k3s_gpu_server_url": "http://k3s.lab.invalid:6443"}),
     BadInput("site-token-missing", "site.yml", "k3s_gpu_token not set",
              r"set k3s_gpu_token\s+\(from a vault", runner="site", vars={"k3s_gpu_token": _MISSING}),
