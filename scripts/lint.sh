@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Lint the whole tree: yamllint, ansible-lint (production profile), changelog fragments.
+# Lint the whole tree: yamllint, ansible-lint (production profile), changelog fragments, and the
+# role READMEs' variable tables against meta/argument_specs.yml (scripts/role-docs.py).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 cd "$REPO_ROOT"
@@ -9,3 +10,5 @@ echo "yamllint: $n_yaml YAML files, 0 problems"
 ansible-lint --offline --profile production 2>&1 | tee .tmp/ansible-lint.log
 antsibull-changelog lint
 echo "antsibull-changelog: $(ls changelogs/fragments | wc -l) fragments valid"
+# The tables are generated: a stale one fails lint and names the command that rewrites it.
+python scripts/role-docs.py --check

@@ -14,7 +14,7 @@ import os
 import re
 import tempfile
 
-from ansible_collections.k3s_gpu.node.plugins.module_utils._cuda_sources import SOURCES, source_hash
+from ansible_collections.k3s_gpu.node.plugins.module_utils._cuda_programs import SOURCES, source_hash
 
 # Where the CUDA demo suite (package cuda-demo-suite-<major>-<minor>) installs deviceQuery.
 DEMO_SUITE_DEVICE_QUERY = "/usr/local/cuda/extras/demo_suite/deviceQuery"

@@ -9,7 +9,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: gpu_validate
 short_description: Check that CUDA works on a GPU node, on the host and in a Kubernetes pod
-version_added: 1.0.0
+version_added: 0.1.0
 description:
   - Runs the checks named in O(checks) and returns a result for each; fails when a selected check
     fails, naming the check and the reason. It never changes managed state (C(changed) is always V(false)).

@@ -9,7 +9,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: k3s_taint
 short_description: Ensure the taints of a K3s node, waiting for the node to register
-version_added: 1.0.0
+version_added: 0.1.0
 description:
   - Ensures that the taints in O(taints) are on (O(state=present)) or off (O(state=absent)) the
     Kubernetes node of a K3s host, through the Kubernetes API.

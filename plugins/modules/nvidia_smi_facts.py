@@ -9,7 +9,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: nvidia_smi_facts
 short_description: Gather NVIDIA driver and GPU facts from nvidia-smi
-version_added: 1.0.0
+version_added: 0.1.0
 description:
   - Runs C(nvidia-smi -q -x) once and returns the driver version, the CUDA version the driver
     supports, and for each GPU its identity, architecture, compute capability, memory, persistence,

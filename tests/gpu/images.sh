@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build the two images the whole-job GPU run needs, with no registry (tests/gpu/e2e.sh):
 #   - the vectoradd image: the collection's bundled vectorAdd CUDA source
-#     (plugins/module_utils/_cuda_sources.py, VECTOR_ADD_CU) compiled with nvcc as
+#     (plugins/module_utils/_cuda_programs.py, VECTOR_ADD_CU) compiled with nvcc as
 #     /cuda-samples/vectorAdd (the path of NVIDIA's cuda-sample:vectoradd image), with the
 #     libraries it links (ldd) and libdl, libpthread and librt, which libcuda loads; ENV as
 #     NVIDIA's CUDA images set it (LD_LIBRARY_PATH=/usr/local/nvidia/lib:/usr/local/nvidia/lib64,
@@ -28,9 +28,9 @@ mkdir -p "$out"
 work=$(mktemp -d /tmp/gpu-images.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 
-python3 - "$repo/plugins/module_utils/_cuda_sources.py" "$work/vectorAdd.cu" <<'PY'
+python3 - "$repo/plugins/module_utils/_cuda_programs.py" "$work/vectorAdd.cu" <<'PY'
 import importlib.util, sys
-spec = importlib.util.spec_from_file_location("cuda_sources", sys.argv[1])
+spec = importlib.util.spec_from_file_location("cuda_programs", sys.argv[1])
 mod = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(mod)
 open(sys.argv[2], "w").write(mod.VECTOR_ADD_CU)

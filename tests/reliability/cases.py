@@ -310,9 +310,9 @@ BAD_INPUTS = [
         r"node rel-gpu-m has mig_config 'all-1g\.18gb' but gpu_operator_mig_strategy is none",
         gpu_operator_mig_strategy="none",
         gpu_operator_gpu_nodes=[{"name": "rel-gpu-m", "mig_config": "all-1g.18gb"}]),
-    _op("op-taint-bad-effect", "gpu_operator_node_taints: [nvidia.com/gpu=true:Sometimes]",
-        r"gpu_operator_node_taints\[0\] 'nvidia\.com/gpu=true:Sometimes': .*the effect 'Sometimes' must be one of",
-        gpu_operator_node_taints=["nvidia.com/gpu=true:Sometimes"]),
+    _op("op-taint-bad-effect", "gpu_operator_runtime_class_taints: [nvidia.com/gpu=true:Sometimes]",
+        r"gpu_operator_runtime_class_taints\[0\] 'nvidia\.com/gpu=true:Sometimes': .*the effect 'Sometimes' must be one of",
+        gpu_operator_runtime_class_taints=["nvidia.com/gpu=true:Sometimes"]),
     _op("op-node-label-no-value", "gpu_operator_gpu_nodes: [{name: rel-gpu-node, labels: [gpu.example.com/model]}]",
         r"gpu_operator_gpu_nodes\[\]\.labels\[0\] 'gpu\.example\.com/model': no '='",
         gpu_operator_gpu_nodes=[{"name": "rel-gpu-node", "labels": ["gpu.example.com/model"]}]),
@@ -404,7 +404,8 @@ BAD_INPUTS = [
          r"Unsupported parameters for \(k3s_gpu\.node\.nvidia_smi_facts\) module: gpu", "node", {"gpu": 0}),
     # --- site.yml -------------------------------------------------------------------------
     BadInput("site-server-http", "site.yml", "k3s_gpu_server_url: http://k3s.lab.invalid:6443",
-             r"Set k3s_gpu_server_url to the K3s server's https://host:port", runner="site",
+             r"k3s_agent_server_url 'http://k3s\.lab\.invalid:6443' must be .*https://HOST:PORT.*"
+             r"from k3s_gpu_server_url", runner="site",
              vars={"k3s_gpu_server_url": "http://k3s.lab.invalid:6443"}),
     BadInput("site-token-missing", "site.yml", "k3s_gpu_token not set",
              r"set k3s_gpu_token\s+\(from a vault", runner="site", vars={"k3s_gpu_token": _MISSING}),

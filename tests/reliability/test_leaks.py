@@ -97,7 +97,8 @@ def _kube_secrets(kube) -> dict:
 
 def test_kubeconfig_credentials_never_leak(kube_cluster, fake_kubelet, mirror, workdir, helm_env, matrix):
     secrets = _kube_secrets(kube_cluster)
-    where = {"stdout": "ansible-playbook -vvv stdout + stderr: gpu_operator role (helm install, k3s_taint), "
+    where = {"stdout": "ansible-playbook -vvv stdout + stderr: gpu_operator role (helm install), "
+                       "k3s_node_policy role (k3s_taint), "
                        "k3s_taint with the limited token as api_key (403), gpu_validate pod check",
              "json": "module results of the same runs (json callback, -vvv)",
              "ps": "`ps -ww -eo args` on the controller during the runs (helm and the modules)"}
@@ -112,6 +113,9 @@ def test_kubeconfig_credentials_never_leak(kube_cluster, fake_kubelet, mirror, w
                "gpu_operator_helm_binary": kube_cluster.helm, "gpu_operator_kubeconfig": kube_cluster.kubeconfig,
                "gpu_operator_namespace": ns, "gpu_operator_release_name": ns, "gpu_operator_wait": False,
                "gpu_operator_gpu_nodes": [node]}
+    policy_vars = {"rel_role": "k3s_node_policy", "k3s_node_policy_kubeconfig": kube_cluster.kubeconfig,
+                   "k3s_node_policy_nodes": [{"name": node, "taints": ["nvidia.com/gpu=true:NoSchedule"]}],
+                   "k3s_node_policy_wait_timeout": 0}
     taint_args = {"name": node, "taints": ["nvidia.com/gpu=true:NoSchedule"], "api_key": kube_cluster.limited_token,
                   "host": kube_cluster.server, "ca_cert": kube_cluster.ca_file, "wait_timeout": 0}
     pod_args = {"checks": ["pod"], "node_name": node, "namespace": ns, "timeout": 3,
@@ -125,13 +129,15 @@ def test_kubeconfig_credentials_never_leak(kube_cluster, fake_kubelet, mirror, w
             key = "json" if json_cb else "stdout"
             op = lab.run_playbook("role.yml", inventory, op_vars, ["-vvv"], env=env, json_callback=json_cb)
             assert op.rc == 0, op.output[-4000:]
+            policy = lab.run_playbook("role.yml", inventory, policy_vars, ["-vvv"], env=env, json_callback=json_cb)
+            assert policy.rc == 0, policy.output[-4000:]
             taint = lab.run_playbook("module.yml", inventory, {"rel_module": "k3s_taint", "rel_args": taint_args},
                                      ["-vvv"], env=env, json_callback=json_cb)
             assert taint.rc != 0 and re.search(r"403|[Ff]orbidden", taint.output), taint.output[-3000:]
             pod = lab.run_playbook("module.yml", inventory, {"rel_module": "gpu_validate", "rel_args": pod_args},
                                    ["-vvv"], env=env, json_callback=json_cb)
             assert pod.rc != 0, pod.output[-3000:]
-            runs[key] = [op.output, taint.output, pod.output]
+            runs[key] = [op.output, policy.output, taint.output, pod.output]
     finally:
         samples = sampler.stop()
     assert len(samples) > 10

@@ -44,7 +44,7 @@ K3S_OK = {"ansible_facts": {"nodename": "gpu-07.lab.example"}, "k3s_agent_node_n
 OP_CHECK = ("gpu_operator", "preflight.yml", "Check the chart values and names")
 OP_OK = {"gpu_operator_values": {}, "gpu_operator_namespace": "gpu-operator", "gpu_operator_release_name": "gpu-operator",
          "gpu_operator_wait_timeout": 600, "gpu_operator_gpu_nodes": ["gpu-07", {"name": "gpu-08", "labels": ["a=b"]}],
-         "gpu_operator_node_taints": ["nvidia.com/gpu=true:NoSchedule"]}
+         "gpu_operator_runtime_class_taints": ["nvidia.com/gpu=true:NoSchedule"]}
 CUDA_CHECK = ("cuda_driver", "repository.yml", "Check that the repositories offer branch")
 CUDA_OK = {"_cuda_driver_madison": {"stdout": (FIXTURES / "madison-cuda.txt").read_text()}, "cuda_driver_branch": 580,
            "_cuda_driver_check_packages": ["nvidia-open", "nvidia-driver-cuda", "nvidia-driver-pinning-580"],
@@ -85,7 +85,7 @@ CASES = {
                                 k3s_agent_kubelet_args=["--max-pods=50"])),
     "k3s-bad-hostname": (K3S_CHECK, dict(K3S_OK, ansible_facts={"nodename": "Lab_Node"})),
     "op-ok": (OP_CHECK, OP_OK),
-    "op-bad-taint-and-label": (OP_CHECK, dict(OP_OK, gpu_operator_node_taints=["nvidia.com/gpu=true:Sometimes"],
+    "op-bad-taint-and-label": (OP_CHECK, dict(OP_OK, gpu_operator_runtime_class_taints=["nvidia.com/gpu=true:Sometimes"],
                                               gpu_operator_gpu_nodes=[{"name": "gpu-08", "labels": ["model"]}])),
     "op-bad-namespace": (OP_CHECK, dict(OP_OK, gpu_operator_namespace="GPU_Operator")),
     "cuda-580": (CUDA_CHECK, CUDA_OK),
@@ -145,7 +145,7 @@ def test_role_checks(tmp_path):
     assert "from the host name 'Lab_Node', uname -n" in results["k3s-bad-hostname"]
 
     op = results["op-bad-taint-and-label"]
-    assert "gpu_operator_node_taints[0] 'nvidia.com/gpu=true:Sometimes': key 'nvidia.com/gpu': the effect" in op
+    assert "gpu_operator_runtime_class_taints[0] 'nvidia.com/gpu=true:Sometimes': key 'nvidia.com/gpu': the effect" in op
     assert "gpu_operator_gpu_nodes[].labels[0] 'model': no '='" in op
     assert "gpu_operator_namespace a DNS label" in results["op-bad-namespace"]
 

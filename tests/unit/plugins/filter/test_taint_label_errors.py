@@ -39,8 +39,8 @@ def test_every_bad_taint_is_named_with_its_variable():
 
 
 def test_not_a_list():
-    assert te.taint_errors("nvidia.com/gpu=true:NoSchedule", "gpu_operator_node_taints") == [
-        "gpu_operator_node_taints must be a list of key[=value]:Effect taints, not str"]
+    assert te.taint_errors("nvidia.com/gpu=true:NoSchedule", "gpu_operator_runtime_class_taints") == [
+        "gpu_operator_runtime_class_taints must be a list of key[=value]:Effect taints, not str"]
 
 
 def test_the_module_refuses_the_first_problem_the_filter_reports():

@@ -10,7 +10,7 @@ import subprocess
 
 import pytest
 
-from ansible_collections.k3s_gpu.node.plugins.module_utils._cuda_sources import SOURCES, source_hash
+from ansible_collections.k3s_gpu.node.plugins.module_utils._cuda_programs import SOURCES, source_hash
 from ansible_collections.k3s_gpu.node.plugins.module_utils._device_query import (
     build,
     cached_binary,

@@ -1,0 +1,90 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, k3s_gpu.node contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""k3s_gpu.node.k3s_node_policy through ansible-playbook against the real kube-apiserver.
+
+Real: kube-apiserver + etcd (tests/integration/kube), ansible-playbook, the role, the k3s_taint
+and k3s_label modules, the kubernetes client. Simulated: the kubelet (FakeKubelet registers the
+nodes, one of them without the taint, as a node that joined before the taint was configured).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import uuid
+
+from kubernetes import client
+
+from kube import cluster as kube_cluster_mod
+
+PLAYBOOK = os.path.join(os.path.dirname(os.path.abspath(__file__)), "playbooks", "k3s_node_policy_role.yml")
+GPU_TAINT = "nvidia.com/gpu=true:NoSchedule"
+
+
+def run_role(kube, extra_vars, check=False, expect_rc=0):
+    env = kube.ansible_env()
+    env["ANSIBLE_CONFIG"] = os.path.join(kube_cluster_mod.REPO_ROOT, "ansible.cfg")
+    env["ANSIBLE_NOCOLOR"] = "1"
+    cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", "localhost,", "-c", "local",
+           "-e", "ansible_python_interpreter=%s" % sys.executable, "-e", json.dumps(extra_vars), PLAYBOOK]
+    if check:
+        cmd.append("--check")
+    proc = subprocess.run(cmd, cwd=kube_cluster_mod.REPO_ROOT, env=env, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True, check=False, timeout=300)
+    assert proc.returncode == expect_rc, proc.stdout[-6000:]
+    recap = re.search(r"localhost\s*:\s*ok=\d+\s+changed=(\d+)", proc.stdout)
+    assert recap, proc.stdout[-3000:]
+    return int(recap.group(1)), proc.stdout
+
+
+def taints_of(kube, name):
+    node = client.CoreV1Api(kube.api_client()).read_node(name)
+    return sorted("%s%s:%s" % (t.key, "=" + t.value if t.value else "", t.effect) for t in node.spec.taints or [])
+
+
+def labels_of(kube, name):
+    return client.CoreV1Api(kube.api_client()).read_node(name).metadata.labels or {}
+
+
+def test_taints_and_labels_enforced_on_live_nodes(kube_cluster, fake_kubelet):
+    """Two nodes: one given by name, with a label; one by its host name (uname -n, upper case),
+    resolved as K3s does. Check mode stores nothing, a run enforces, a second run changes nothing."""
+    first = "policy-%s" % uuid.uuid4().hex[:6]
+    second = "policy-%s" % uuid.uuid4().hex[:6]
+    fake_kubelet(first).register(gpus=1)
+    fake_kubelet(second).register(gpus=1)
+    nodes = [{"name": first, "taints": [GPU_TAINT], "labels": ["gpu.example.com/model=h200"]},
+             {"name": "", "hostname": second.upper(), "taints": [GPU_TAINT], "labels": []}]
+    variables = {"k3s_node_policy_kubeconfig": kube_cluster.kubeconfig, "k3s_node_policy_nodes": nodes,
+                 "k3s_node_policy_wait_timeout": 0}
+
+    changed, _out = run_role(kube_cluster, variables, check=True)
+    assert changed == 2  # the taint task (two nodes) and the label task (one node)
+    assert taints_of(kube_cluster, first) == [] and taints_of(kube_cluster, second) == []
+    assert "gpu.example.com/model" not in labels_of(kube_cluster, first)
+
+    changed, _out = run_role(kube_cluster, variables)
+    assert changed == 2
+    assert GPU_TAINT in taints_of(kube_cluster, first) and GPU_TAINT in taints_of(kube_cluster, second)
+    assert labels_of(kube_cluster, first)["gpu.example.com/model"] == "h200"
+    assert "gpu.example.com/model" not in labels_of(kube_cluster, second)
+
+    changed, _out = run_role(kube_cluster, variables)
+    assert changed == 0
+
+
+def test_no_nodes_no_api_calls(kube_cluster):
+    """Without nodes the role changes nothing and needs no node to exist."""
+    changed, _out = run_role(kube_cluster, {"k3s_node_policy_kubeconfig": kube_cluster.kubeconfig})
+    assert changed == 0
+
+
+def test_a_node_entry_that_is_not_a_dictionary_is_refused(kube_cluster):
+    _changed, out = run_role(kube_cluster, {"k3s_node_policy_kubeconfig": kube_cluster.kubeconfig,
+                                            "k3s_node_policy_nodes": ["gpu-01"]}, expect_rc=2)
+    assert "k3s_node_policy_nodes" in out and "dict" in out
