@@ -17,7 +17,7 @@ few GB): with `--layer-compression none` it costs two reads of the tree and no c
 OUT `-` writes the archive to stdout (for `ctr images import -`).
 
     python3 oci_image.py --name example.org/img:tag --rootfs DIR [--entrypoint /prog] [--env K=V]...
-        [--label K=V]... [--user UID:GID] [--workdir DIR] [--layer-compression gzip|none] OUT.tar
+        [--label K=V]... [--user UID:GID] [--workdir DIR] [--layer-compression gzip|none] [--readable] OUT.tar
 """
 
 from __future__ import annotations
@@ -72,18 +72,32 @@ def _normalise(info):
     return info
 
 
-def write_layer(rootfs, out, compression="gzip"):
+def _readable(info):
+    """Readable by every user, as pip and dpkg install files (the image runs as a non-root user)."""
+    info = _normalise(info)
+    if not info.issym():
+        info.mode |= 0o444 | (0o111 if info.isdir() or info.mode & 0o100 else 0)
+    return info
+
+
+def write_layer(rootfs, out, compression="gzip", readable=False):
     """Write the layer of `rootfs` (every entry, links kept as links, sorted) to the stream `out`;
-    return (diff_id, digest, size): the digest of the uncompressed tar, of the blob, its size."""
+    return (diff_id, digest, size): the digest of the uncompressed tar, of the blob, its size.
+    `readable`: every entry readable (and directories and programs searchable) by every user."""
     blob = _Sink(out)
-    packed = gzip.GzipFile(fileobj=blob, mode="wb", mtime=0, filename="") if compression == "gzip" else blob
-    diff = _Sink(packed)
-    with tarfile.open(fileobj=diff, mode="w", format=tarfile.PAX_FORMAT) as tar:
+    if compression == "gzip":
+        packed = gzip.GzipFile(fileobj=blob, mode="wb", mtime=0, filename="")
+        diff = _Sink(packed)
+    else:  # uncompressed: the blob is the diff, hashed once
+        packed = diff = blob
+    # 1 MiB copies: a few GB of CUDA libraries go through here twice
+    with tarfile.open(fileobj=diff, mode="w", format=tarfile.PAX_FORMAT, copybufsize=2**20) as tar:
         for top, dirs, files in os.walk(rootfs):
             dirs.sort()
             for name in sorted(dirs + files):
                 path = os.path.join(top, name)
-                tar.add(path, arcname=os.path.relpath(path, rootfs), recursive=False, filter=_normalise)
+                tar.add(path, arcname=os.path.relpath(path, rootfs), recursive=False,
+                        filter=_readable if readable else _normalise)
     if packed is not blob:
         packed.close()
     return diff.digest, blob.digest, blob.size
@@ -102,13 +116,13 @@ class Image:
     its layer, described by `layer` (path, diff_id, digest, size) and written from `rootfs`."""
 
     def __init__(self, name, rootfs, entrypoint=None, env=None, cmd=None, workdir="/", labels=None,
-                 user=None, compression="gzip"):
+                 user=None, compression="gzip", readable=False):
         if ":" not in name.rsplit("/", 1)[-1]:
             raise ValueError("image name %r needs a tag (name:tag); a tag-less name means 'latest'" % name)
         if compression not in MEDIA_LAYER:
             raise ValueError("layer compression %r is not one of %s" % (compression, ", ".join(sorted(MEDIA_LAYER))))
-        self.name, self.rootfs, self.compression = name, rootfs, compression
-        diff_id, digest, size = write_layer(rootfs, None, compression)
+        self.name, self.rootfs, self.compression, self.readable = name, rootfs, compression, readable
+        diff_id, digest, size = write_layer(rootfs, None, compression, readable)
         self.layer = {"path": _blob_path(digest), "diff_id": diff_id, "digest": digest, "size": size}
         image_config = {
             "Env": list(env or []),
@@ -171,7 +185,7 @@ class Image:
             if path == self.layer["path"]:
                 head = header(path, self.layer["size"])
                 out.write(head)
-                diff_id, digest, size = write_layer(self.rootfs, out, self.compression)
+                diff_id, digest, size = write_layer(self.rootfs, out, self.compression, self.readable)
                 if (diff_id, digest, size) != (self.layer["diff_id"], self.layer["digest"], self.layer["size"]):
                     raise RuntimeError("%s changed while its image was written (layer %s of %d bytes, now %s of "
                                        "%d bytes): nothing may write to it meanwhile"
@@ -212,6 +226,8 @@ def main(argv=None):
     parser.add_argument("--workdir", default="/", help="working directory (default /)")
     parser.add_argument("--layer-compression", choices=sorted(MEDIA_LAYER), default="gzip",
                         help="gzip (default), or none for a large layer: containerd reads both")
+    parser.add_argument("--readable", action="store_true",
+                        help="make every entry readable by every user (directories and programs searchable)")
     parser.add_argument("out", help="archive to write (tar), - for stdout")
     args = parser.parse_args(argv)
     if not os.path.isdir(args.rootfs):
@@ -220,7 +236,7 @@ def main(argv=None):
     labels = dict(_pairs(parser, args.label, "label"))
     try:
         image = build(args.name, args.rootfs, args.entrypoint, args.env, args.cmd, args.workdir, labels=labels,
-                      user=args.user, compression=args.layer_compression)
+                      user=args.user, compression=args.layer_compression, readable=args.readable)
     except ValueError as exc:
         parser.error(str(exc))
     if args.out == "-":

@@ -95,7 +95,7 @@ workspace_image_start() {
   # Room on this run's tmpfs for the archive, then containerd's copy in its content store and
   # the unpacked snapshot (the archive goes once imported). A tmpfs can grow while memory allows.
   local size avail need grow memfree
-  size=$(du -sb "$WS_VENV" 2>/dev/null | cut -f1 || true)
+  size=$(du -sb "$WS_VENV/" 2>/dev/null | cut -f1 || true)
   size=${size:-0}
   avail=$(df -B1 --output=avail "$W" | tail -n 1)
   need=$((3 * size + 4 * 1024 ** 3))

@@ -144,19 +144,30 @@ printf 'root:x:0:0:root:/root:/bin/sh\ncs-user:x:%d:%d:GPU workspace user:/home/
   "$UID_CS" "$UID_CS" > "$stage/etc/passwd"
 printf 'root:x:0:\ncs-user:x:%d:\nnogroup:x:65534:\n' "$UID_CS" > "$stage/etc/group"
 
+# The pod runs as uid 2001: a tree only root can read (a venv made with umask 077) is made readable
+# in the image, and the check below then runs as root (as uid 2001 it could not read the source).
+readable=()
+check_user=$UID_CS
+unreadable=$(find "$py_purelib" "$py_stdlib" "$py_dynload" \( -type f ! -perm -o=r \) -o \( -type d ! -perm -o=rx \) 2>/dev/null \
+  | head -n 1 || true)
+if [ -n "$unreadable" ]; then
+  say "note: not every file is readable by other users (e.g. $unreadable): the image makes them readable"
+  readable=(--readable)
+  check_user=0
+fi
 env_list=(PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/home/cs-user USER=cs-user
   LD_LIBRARY_PATH=/usr/local/nvidia/lib:/usr/local/nvidia/lib64 'NVIDIA_DRIVER_CAPABILITIES=compute,utility'
   PYTHONUNBUFFERED=1)
 # The image as the pod will run it: uid 2001, the image's environment, no venv.
-say "check: /usr/local/bin/python imports $check_module in the image's root, as uid $UID_CS"
-env -i "${env_list[@]}" PYTHONDONTWRITEBYTECODE=1 chroot --userspec="$UID_CS:$UID_CS" "$stage" /usr/local/bin/python -c "
+say "check: /usr/local/bin/python imports $check_module in the image's root, as uid $check_user"
+env -i "${env_list[@]}" PYTHONDONTWRITEBYTECODE=1 chroot --userspec="$check_user:$check_user" "$stage" /usr/local/bin/python -c "
 import importlib, sys
 m = importlib.import_module(sys.argv[1])
 print('[workspace_image] image python %s (%s, prefix %s) imports %s %s from %s' % (
     sys.version.split()[0], sys.executable, sys.prefix, sys.argv[1], getattr(m, '__version__', '?'), m.__file__))
 assert not sys.prefix.startswith(sys.argv[2]), 'the image must not depend on the venv'" "$check_module" "$py_venv" >&2
 set +e
-env -i "${env_list[@]}" chroot --userspec="$UID_CS:$UID_CS" "$stage" /usr/local/bin/python \
+env -i "${env_list[@]}" chroot --userspec="$check_user:$check_user" "$stage" /usr/local/bin/python \
   /usr/local/lib/code-server-standin/healthz.py > /dev/null 2>&1
 rc=$?
 set -e
@@ -166,7 +177,7 @@ say "check: the stand-in refuses to start without PASSWORD (exit 1)"
 env_args=()
 for e in "${env_list[@]}"; do env_args+=(--env "$e"); done
 say "image $name: $(du -sh "$stage" 2>/dev/null | cut -f1) unpacked; writing it to $out"
-python3 "$here/oci_image.py" --name "$name" --rootfs "$stage" --layer-compression none \
+python3 "$here/oci_image.py" --name "$name" --rootfs "$stage" --layer-compression none "${readable[@]}" \
   --user "$UID_CS:$UID_CS" --workdir /home/cs-user \
   --entrypoint /usr/local/bin/python --entrypoint /usr/local/lib/code-server-standin/healthz.py \
   "${env_args[@]}" \

@@ -147,3 +147,18 @@ def test_a_name_without_tag_is_refused(tmp_path, rootfs, capsys):
     with pytest.raises(SystemExit):
         mod.main(["--name", "example.org:5000/vectoradd", "--rootfs", rootfs, str(tmp_path / "x.tar")])
     assert "needs a tag" in capsys.readouterr().err
+
+
+def test_readable_makes_a_root_only_tree_readable_by_the_image_user(tmp_path, rootfs):
+    mod = _module()
+    os.chmod(os.path.join(rootfs, "lib", "libc.so.6"), 0o600)
+    os.chmod(os.path.join(rootfs, "cuda-samples"), 0o700)
+    os.chmod(os.path.join(rootfs, "cuda-samples", "vectorAdd"), 0o700)
+    out = io.BytesIO()
+    mod.build("example.org/a:1", rootfs, ["/x"], compression="none", readable=True).write(out)
+    with tarfile.open(fileobj=io.BytesIO(out.getvalue())) as tar:
+        layer = [m for m in tar.getmembers() if m.size > 5000][0]
+        with tarfile.open(fileobj=tar.extractfile(layer)) as inner:
+            modes = {m.name: m.mode & 0o777 for m in inner.getmembers()}
+    assert modes["lib/libc.so.6"] == 0o644
+    assert modes["cuda-samples"] == 0o755 and modes["cuda-samples/vectorAdd"] == 0o755
