@@ -341,6 +341,7 @@ timeout "$(left 15)" python3 "$here/e2e_checks.py" --node "$NODE" --image "$VADD
 rc=$?
 set -e
 check "acceptance checks (e2e_checks.py, see checks.json)" test "$rc" -eq 0
-if declare -F workspace_phase > /dev/null; then workspace_phase; fi
+# Its checks decide (checks.txt); a step that fails outright must not cut the rest short.
+if declare -F workspace_phase > /dev/null; then workspace_phase || true; fi
 phase "done"
 [ "$failures" -eq 0 ]

@@ -190,6 +190,8 @@ ws_runs() {
     ws_grep workspace-run1.log 'cuda_available=True devices=1 name=NVIDIA H200'
   wcheck "first run: the workspace was Ready" ws_grep workspace-run1.log 'Ready: h200'
   ws_uid=$(ws_pod workspace-h200 h200 uid)
+  # Read now, while the API server runs: the final evidence is searched for it (ws_scan).
+  ws_password
   [ "$rc" -eq 0 ] || return 1
 
   phase "workspace.yml, second run (idempotence)"
@@ -213,7 +215,6 @@ ws_collect() {
     grep -qE '"status": "alive"' "$ws_res/healthz.txt"
   wcheck "the pod's log shows the kubelet's readiness probes answered" \
     grep -qF '"GET /healthz HTTP/1.1" 200' "$ws_res/pod-h200.log"
-  ws_password
 }
 
 # ws_password: the generated password, kept in this shell only, for ws_scan.
