@@ -13,6 +13,10 @@
 # /usr/local/nvidia, no systemd, no network). Writes OUT_DIR/e2e.log and
 # OUT_DIR/evidence.tar.gz (tests/gpu/results/e2e-h200/ is its unpacked copy) and exits
 # non-zero when a check fails. See tests/gpu/README.md.
+# Then, unless GPU_E2E_WORKSPACE=0, the GPU workspace phase (tests/gpu/workspace.sh, issue 19):
+# playbooks/workspace.yml on the same cluster, with an image built from this machine's own
+# PyTorch (GPU_E2E_TORCH_VENV, default /opt/torch/.venv); its evidence is the tarball's
+# workspace/ (tests/gpu/results/workspace-h200/).
 set -euo pipefail
 payload=$(cd "${1:?usage: e2e.sh PAYLOAD_DIR OUT_DIR}" && pwd)
 mkdir -p "${2:?usage: e2e.sh PAYLOAD_DIR OUT_DIR}"
@@ -91,6 +95,7 @@ PY
   [ -d "$W/state" ] && "$repo/tests/integration/kube/stop.sh" "$W/state" >/dev/null 2>&1
   [ -f "$W/mirror-state/pid" ] && kill "$(cat "$W/mirror-state/pid")"
   for f in "$W"/state/*.log; do [ -f "$f" ] && tail -n 200 "$f" > "$res/$(basename "$f")"; done
+  if declare -F workspace_cleanup > /dev/null; then workspace_cleanup || rc=1; fi
   echo "exit $rc after $SECONDS s, $failures failed check(s)"
   cp "$out/e2e.log" "$res/e2e.log" 2>/dev/null
   tar -C "$res" -czf "$out/evidence.tar.gz" .
@@ -100,6 +105,10 @@ trap cleanup EXIT
 
 # nodesh CMD: run CMD in the node (all its namespaces; its root, as the connection plugin does).
 nodesh() { nsenter --target "$node_pid" --mount --uts --ipc --pid --cgroup -- /bin/sh -c "$1"; }
+if [ "${GPU_E2E_WORKSPACE:-1}" = 1 ]; then
+  # shellcheck source=tests/gpu/workspace.sh
+  . "$here/workspace.sh"
+fi
 
 phase "CPU machine: build and pack (from times.txt)"
 cat "$payload/times.txt" | tee "$res/cpu-times.txt"
@@ -239,6 +248,8 @@ cp "$W/images/vectoradd.tar" "$W/images/pause.tar" "$W/images/device-plugin.tar"
   done
 ) &
 importer=$!
+# The GPU workspace's image reads a few GB from disk: built while site.yml runs.
+if declare -F workspace_image_start > /dev/null; then workspace_image_start; fi
 
 # --- the inventory a user would write: only the mirror URLs, the kubeconfig, the preinstalled
 # driver and the image name differ from the defaults.
@@ -330,5 +341,7 @@ timeout "$(left 15)" python3 "$here/e2e_checks.py" --node "$NODE" --image "$VADD
 rc=$?
 set -e
 check "acceptance checks (e2e_checks.py, see checks.json)" test "$rc" -eq 0
+# Its checks decide (checks.txt); a step that fails outright must not cut the rest short.
+if declare -F workspace_phase > /dev/null; then workspace_phase || true; fi
 phase "done"
 [ "$failures" -eq 0 ]
