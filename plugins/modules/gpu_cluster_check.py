@@ -18,11 +18,11 @@ description:
     one line per node and check (RV(rows)). It changes nothing.
   - V(runtime_class) - each RuntimeClass of O(runtime_classes) exists with handler O(runtime_handler); one
     with C(scheduling) must select the node (nodeSelector) and tolerate its NoSchedule and NoExecute
-    taints of O(nodes[].taints).
+    taints of C(nodes[].taints).
   - V(gpu_allocatable) - the node's allocatable C(nvidia.com/gpu) equals the number of GPUs nvidia-smi
     lists on it (skipped when it lists none; the driver check says why).
-  - V(taints) and V(labels) - the taints and labels the inventory asks for (O(nodes[].taints),
-    O(nodes[].labels), the syntax of K3s's C(--node-taint) and C(--node-label)) are on the node.
+  - V(taints) and V(labels) - the taints and labels the inventory asks for (C(nodes[].taints),
+    C(nodes[].labels), the syntax of K3s's C(--node-taint) and C(--node-label)) are on the node.
   - V(gfd_labels) - GPU Feature Discovery's C(nvidia.com/gpu.product), C(gpu.memory) and C(gpu.count)
     agree with nvidia-smi, when GFD has labelled the node (or always, with O(gfd_expected=true)).
   - V(pod) - the CUDA vectoradd pod of M(k3s_gpu.node.gpu_validate) runs on the node and prints

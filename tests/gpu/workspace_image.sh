@@ -158,6 +158,16 @@ fi
 env_list=(PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/home/cs-user USER=cs-user
   LD_LIBRARY_PATH=/usr/local/nvidia/lib:/usr/local/nvidia/lib64 'NVIDIA_DRIVER_CAPABILITIES=compute,utility'
   PYTHONUNBUFFERED=1)
+# The checks run in a chroot, which has no /dev: torch reads /dev/urandom when it loads. The
+# host's character devices are bound in for the checks only and taken out before the image is
+# written (a container runtime gives the pod its own /dev).
+mkdir -p "$stage/dev"
+check_devs=()
+for d in null zero random urandom; do
+  : > "$stage/dev/$d"
+  mount --bind "/dev/$d" "$stage/dev/$d"
+  binds+=("$stage/dev/$d"); check_devs+=("$stage/dev/$d")
+done
 # The image as the pod will run it: uid 2001, the image's environment, no venv.
 say "check: /usr/local/bin/python imports $check_module in the image's root, as uid $check_user"
 env -i "${env_list[@]}" PYTHONDONTWRITEBYTECODE=1 chroot --userspec="$check_user:$check_user" "$stage" /usr/local/bin/python -c "
@@ -173,6 +183,8 @@ rc=$?
 set -e
 [ "$rc" = 1 ] || { echo "workspace_image.sh: the stand-in started without a password (exit $rc): it must refuse" >&2; exit 1; }
 say "check: the stand-in refuses to start without PASSWORD (exit 1)"
+for d in "${check_devs[@]}"; do umount "$d" && rm -f "$d"; done
+binds=("${binds[@]:0:${#binds[@]}-${#check_devs[@]}}")
 
 env_args=()
 for e in "${env_list[@]}"; do env_args+=(--env "$e"); done
