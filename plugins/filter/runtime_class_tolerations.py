@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: runtime_class_tolerations
 short_description: The tolerations a GPU-only RuntimeClass needs for the GPU nodes' taints
-version_added: 1.1.0
+version_added: 0.1.0
 description:
   - Turns node taints (C(key[=value]:Effect) strings, the syntax of K3s's C(--node-taint), or
     dictionaries with key, value and effect) into the tolerations of a RuntimeClass's

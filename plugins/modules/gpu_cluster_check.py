@@ -9,7 +9,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: gpu_cluster_check
 short_description: Check GPU nodes through the Kubernetes API and report every node and check
-version_added: 1.1.0
+version_added: 0.1.0
 description:
   - The controller half of the GPU node self-check (C(playbooks/validate.yml)). For each node of
     O(nodes) it reads the Node and the RuntimeClasses through the Kubernetes API, runs the checks named

@@ -9,7 +9,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: gpu_node_check
 short_description: Check a GPU node's driver, K3s's containerd runtime and CDI specification, read-only
-version_added: 1.1.0
+version_added: 0.1.0
 description:
   - The node half of the GPU node self-check (C(playbooks/validate.yml)); M(k3s_gpu.node.gpu_cluster_check)
     does the Kubernetes API half on the controller and assembles the report. Runs the checks named in
