@@ -13,6 +13,9 @@
 # /usr/local/nvidia, no systemd, no network). Writes OUT_DIR/e2e.log and
 # OUT_DIR/evidence.tar.gz (tests/gpu/results/e2e-h200/ is its unpacked copy) and exits
 # non-zero when a check fails. See tests/gpu/README.md.
+# Then, unless GPU_E2E_DAY2=0, the day-2 phase (tests/gpu/day2.sh, issue 18): validate.yml on the
+# real node, a planted fault it must name, the GPU-only RuntimeClass; its evidence is the
+# tarball's day2/ (tests/gpu/results/day2-h200/).
 # Then, unless GPU_E2E_WORKSPACE=0, the GPU workspace phase (tests/gpu/workspace.sh, issue 19):
 # playbooks/workspace.yml on the same cluster, with an image built from this machine's own
 # PyTorch (GPU_E2E_TORCH_VENV, default /opt/torch/.venv); its evidence is the tarball's
@@ -105,6 +108,10 @@ trap cleanup EXIT
 
 # nodesh CMD: run CMD in the node (all its namespaces; its root, as the connection plugin does).
 nodesh() { nsenter --target "$node_pid" --mount --uts --ipc --pid --cgroup -- /bin/sh -c "$1"; }
+if [ "${GPU_E2E_DAY2:-1}" = 1 ]; then
+  # shellcheck source=tests/gpu/day2.sh
+  . "$here/day2.sh"
+fi
 if [ "${GPU_E2E_WORKSPACE:-1}" = 1 ]; then
   # shellcheck source=tests/gpu/workspace.sh
   . "$here/workspace.sh"
@@ -342,6 +349,7 @@ rc=$?
 set -e
 check "acceptance checks (e2e_checks.py, see checks.json)" test "$rc" -eq 0
 # Its checks decide (checks.txt); a step that fails outright must not cut the rest short.
+if declare -F day2_phase > /dev/null; then day2_phase || true; fi
 if declare -F workspace_phase > /dev/null; then workspace_phase || true; fi
 phase "done"
 [ "$failures" -eq 0 ]

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import time
 
@@ -92,8 +93,11 @@ def main(argv=None):
           "allocatable %s, nvidia-smi %s" % (alloc, args.nvidia_smi))
     ready = [c.status for c in node.status.conditions if c.type == "Ready"]
     check("node is Ready (real kubelet)", ready == ["True"], ready)
-    check("kubelet and container runtime are the real ones", True,
-          "%s, %s" % (node.status.node_info.kubelet_version, node.status.node_info.container_runtime_version))
+    info = node.status.node_info
+    check("kubelet and container runtime are the real ones (a kubelet version, containerd 2)",
+          re.match(r"^v1\.\d+\.\d+$", info.kubelet_version or "") is not None
+          and (info.container_runtime_version or "").startswith("containerd://2."),
+          "%s, %s" % (info.kubelet_version, info.container_runtime_version))
 
     cases = [
         ("article", pod("e2e-article", args.image, args.node), finished),
