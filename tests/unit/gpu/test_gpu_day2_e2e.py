@@ -1,0 +1,85 @@
+# Copyright (c) 2026, k3s_gpu.node contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Re-check the committed evidence of tests/gpu/day2.sh (issue 18 on a real NVIDIA H200).
+
+tests/gpu/results/day2-h200/ is the day2/ folder of the run's evidence.tar.gz, with the run's
+checks.txt. These tests read it again: validate.yml's rows on the real node, its failure when the
+nvidia runtime was planted away, and the GPU-only RuntimeClass's pods.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+
+import pytest
+
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
+RUN = os.path.join(REPO, "tests", "gpu", "results", "day2-h200")
+NODE = "gpu-h200"
+
+pytestmark = pytest.mark.skipif(not os.path.isfile(os.path.join(RUN, "rc-checks.json")),
+                                reason="no day-2 run committed in tests/gpu/results/day2-h200")
+
+
+def _text(name):
+    with open(os.path.join(RUN, name)) as handle:
+        return handle.read()
+
+
+def _joined(name):
+    """A playbook log with its lines joined (the YAML callback folds long messages)."""
+    return " ".join(_text(name).split())
+
+
+def _json(name):
+    return json.loads(_text(name))
+
+
+def _recap(name):
+    return {m.group(1): {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", m.group(2))}
+            for m in re.finditer(r"^(\S+)\s+:\s+(ok=.*)$", _text(name), re.M)}
+
+
+def test_every_day2_check_of_the_run_passed():
+    lines = [line for line in _text("checks.txt").splitlines() if " day 2: " in line]
+    assert len(lines) >= 14, lines
+    assert [line for line in lines if not line.startswith("PASS ")] == []
+
+
+def test_validate_reported_every_check_ok_on_the_real_node_and_changed_nothing():
+    log = _joined("validate-run1.log")
+    for check in ("driver", "containerd_runtime", "runtime_class", "gpu_allocatable", "taints", "pod"):
+        assert re.search(r"%s +%s +OK " % (NODE, check), log), check
+    assert re.search(r"%s +driver +OK +loaded driver 580\.\d+\.\d+" % NODE, log)
+    assert "validate.yml: every check passed on 1 node" in log
+    recap = _recap("validate-run1.log")
+    assert recap and all(r["changed"] == 0 and r["failed"] == 0 for r in recap.values()), recap
+
+
+def test_validate_named_the_planted_fault_and_only_that_one():
+    log = _joined("validate-planted.log")
+    assert re.search(r"%s +containerd_runtime +FAILED .*no 'nvidia' runtime" % NODE, log)
+    assert "check(s) failed" in log
+    for check in ("driver", "runtime_class", "gpu_allocatable", "taints"):
+        assert re.search(r"%s +%s +OK " % (NODE, check), log), check
+    assert not re.search(r"%s +pod +OK " % NODE, log)  # the pod runs only where the rest passed
+
+
+def test_the_runtime_class_selects_gpu_nodes_and_its_pod_ran_on_the_gpu():
+    checks = _json("rc-checks.json")
+    assert checks and all(c["passed"] for c in checks), checks
+    rc = _json("rc-runtimeclass.json")
+    assert rc["handler"] == "nvidia"
+    assert rc["scheduling"]["nodeSelector"] == {"k3s-gpu.node/gpu": "true"}
+    assert any(t["key"] == "nvidia.com/gpu" for t in rc["scheduling"]["tolerations"])
+    ran = _json("rc-labelled.json")
+    assert ran["spec"]["nodeName"] == NODE and ran["status"]["phase"] == "Succeeded"
+    assert ran["spec"]["nodeSelector"]["k3s-gpu.node/gpu"] == "true"
+    assert "Test PASSED" in _text("rc-labelled.log")
+    pending = _json("rc-unlabelled.json")
+    assert "nodeName" not in pending["spec"] and pending["status"]["phase"] == "Pending"
+    (cond,) = [c for c in pending["status"]["conditions"] if c["type"] == "PodScheduled"]
+    assert cond["reason"] == "Unschedulable" and "node affinity/selector" in cond["message"]
