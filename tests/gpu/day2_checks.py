@@ -20,6 +20,9 @@ import time
 
 from kubernetes import client, config
 
+# The acceptance checks' pod wait, one home (this script runs from tests/gpu, beside it).
+from e2e_checks import wait_for
+
 
 def class_pod(name, image, runtime_class):
     return {"apiVersion": "v1", "kind": "Pod",
@@ -27,14 +30,6 @@ def class_pod(name, image, runtime_class):
             "spec": {"restartPolicy": "Never", "runtimeClassName": runtime_class,
                      "containers": [{"name": "cuda-vectoradd", "image": image,
                                      "resources": {"limits": {"nvidia.com/gpu": "1"}}}]}}
-
-
-def wait_for(core, name, done, deadline):
-    while True:
-        obj = core.read_namespaced_pod(name, "default")
-        if done(obj) or time.monotonic() > deadline:
-            return obj
-        time.sleep(1)
 
 
 def scheduled(obj):
