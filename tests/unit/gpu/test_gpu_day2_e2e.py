@@ -10,37 +10,22 @@ nvidia runtime was planted away, and the GPU-only RuntimeClass's pods.
 
 from __future__ import annotations
 
-import json
-import os
 import re
 
 import pytest
+from evidence import Evidence
 
-REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
-RUN = os.path.join(REPO, "tests", "gpu", "results", "day2-h200")
+RUN = Evidence("day2-h200")
 NODE = "gpu-h200"
 
-pytestmark = pytest.mark.skipif(not os.path.isfile(os.path.join(RUN, "rc-checks.json")),
+pytestmark = pytest.mark.skipif(not RUN.has("rc-checks.json"),
                                 reason="no day-2 run committed in tests/gpu/results/day2-h200")
 
 
-def _text(name):
-    with open(os.path.join(RUN, name)) as handle:
-        return handle.read()
-
-
-def _joined(name):
-    """A playbook log with its lines joined (the YAML callback folds long messages)."""
-    return " ".join(_text(name).split())
-
-
-def _json(name):
-    return json.loads(_text(name))
-
-
-def _recap(name):
-    return {m.group(1): {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", m.group(2))}
-            for m in re.finditer(r"^(\S+)\s+:\s+(ok=.*)$", _text(name), re.M)}
+_text = RUN.text
+_joined = RUN.joined
+_json = RUN.json
+_recap = RUN.recap
 
 
 def test_every_day2_check_of_the_run_passed():

@@ -10,36 +10,21 @@ containerd config and the checks the run made, against the versions this checkou
 
 from __future__ import annotations
 
-import json
-import os
 import re
 
 import pytest
+from evidence import Evidence, pinned, recap_of
 
-REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
-RUN = os.path.join(REPO, "tests", "gpu", "results", "e2e-h200")
+RUN = Evidence("e2e-h200")
 
-pytestmark = pytest.mark.skipif(not os.path.isfile(os.path.join(RUN, "checks.json")),
+pytestmark = pytest.mark.skipif(not RUN.has("checks.json"),
                                 reason="no e2e run committed in tests/gpu/results/e2e-h200")
 
 
-def _text(name):
-    with open(os.path.join(RUN, name)) as handle:
-        return handle.read()
-
-
-def _json(name):
-    return json.loads(_text(name))
-
-
-def _recap(log):
-    return {m.group(1): {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", m.group(2))}
-            for m in re.finditer(r"^(\S+)\s+:\s+(ok=.*)$", log, re.M)}
-
-
-def _pinned(pattern, path):
-    with open(os.path.join(REPO, path)) as handle:
-        return re.search(pattern, handle.read(), re.M).group(1)
+_text = RUN.text
+_json = RUN.json
+_recap = recap_of
+_pinned = pinned
 
 
 def test_every_check_of_the_run_passed():

@@ -10,21 +10,16 @@ not run because runc could not lower oom_score_adj (no CAP_SYS_RESOURCE on that 
 from __future__ import annotations
 
 import json
-import os
-import re
 
-REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
-RUN = os.path.join(REPO, "tests", "gpu", "results", "e2e-h200-attempt-2026-12-01")
+from evidence import Evidence, pinned
 
-
-def _text(*name):
-    with open(os.path.join(RUN, *name)) as handle:
-        return handle.read()
+RUN = Evidence("e2e-h200-attempt-2026-12-01")
 
 
-def _pinned(pattern, path):
-    with open(os.path.join(REPO, path)) as handle:
-        return re.search(pattern, handle.read(), re.M).group(1)
+_text = RUN.text
+
+
+_pinned = pinned
 
 
 def test_the_real_node_components_joined_the_h200_node_with_its_taint():

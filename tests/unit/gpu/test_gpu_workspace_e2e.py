@@ -26,14 +26,14 @@ import urllib.request
 
 import pytest
 import yaml
+from evidence import REPO, Evidence
 
-REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
-RUN = os.path.join(REPO, "tests", "gpu", "results", "workspace-h200")
+RUN = Evidence("workspace-h200")
 STANDIN = os.path.join(REPO, "tests", "gpu", "healthz_standin.py")
 IMAGE = "k3s-gpu-e2e.local/gpu-workspace:torch-local"
 VERIFY = re.compile(r"h200: cuda_available=True devices=1 name=(NVIDIA H200\S*) torch=(\S+?)'?(\s|$)")
 
-evidence = pytest.mark.skipif(not os.path.isfile(os.path.join(RUN, "checks.txt")),
+evidence = pytest.mark.skipif(not RUN.has("checks.txt"),
                               reason="no GPU workspace run committed yet: tests/gpu/results/workspace-h200/ "
                                      "(tests/gpu/e2e.sh's workspace phase on the GPU machine) does not exist")
 
@@ -51,24 +51,14 @@ OPTIONAL = {"negative-wait.log": "the not-ready causes", "absent.log": "state ab
             "negative-image.log": "a misspelt image", "workspace-run3.log": "the re-run with the right image"}
 
 
-def _text(name):
-    with open(os.path.join(RUN, name)) as handle:
-        return handle.read()
-
-
-def _joined(name):
-    """A playbook log with its lines joined (the YAML callback folds long messages)."""
-    return " ".join(_text(name).split())
-
-
-def _recap(name):
-    return {m.group(1): {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", m.group(2))}
-            for m in re.finditer(r"^(\S+)\s+:\s+(ok=.*)$", _text(name), re.M)}
-
-
 def _objects(kind):
     doc = yaml.safe_load(_text("objects-workspace-h200.yaml"))
     return [item for item in doc["items"] if item["kind"] == kind]
+
+
+_text = RUN.text
+_joined = RUN.joined
+_recap = RUN.recap
 
 
 # The one check the committed run failed, and why (results/workspace-h200/README.md): the
@@ -85,9 +75,9 @@ def test_every_check_passed_and_none_is_missing():
         assert "deadline" in _text("README.md"), "the README must say why the absent run failed"
     for name in REQUIRED:
         assert any(line.startswith("PASS workspace: " + name) for line in lines), name
-    skipped = _text("skipped.txt") if os.path.exists(os.path.join(RUN, "skipped.txt")) else ""
+    skipped = _text("skipped.txt") if RUN.has("skipped.txt") else ""
     for log, what in OPTIONAL.items():
-        assert os.path.exists(os.path.join(RUN, log)) or what in skipped, (log, skipped)
+        assert RUN.has(log) or what in skipped, (log, skipped)
 
 
 @evidence
@@ -175,7 +165,7 @@ def test_bad_inputs_were_refused_before_any_change():
 
 @evidence
 def test_the_wait_named_each_cause():
-    if not os.path.exists(os.path.join(RUN, "negative-wait.log")):
+    if not RUN.has("negative-wait.log"):
         pytest.skip("skipped for time in that run (skipped.txt)")
     log = _joined("negative-wait.log")
     assert re.search(r"workspace cpu \(namespace workspace-cpu\): scheduling: [^;]*untolerated taint", log)
