@@ -42,7 +42,9 @@ day2_phase() {
   tail -n 30 "$d2_res/validate-run1.log"
   d2check "validate.yml passes on the real node (rc $rc)" test "$rc" -eq 0
   d2check "validate.yml: every check passed" d2_grep validate-run1.log "validate.yml: every check passed on 1 node"
-  for c in driver containerd_runtime runtime_class gpu_allocatable taints pod; do
+  # One row per check; the RuntimeClass check has one row per class ("runtime_class nvidia").
+  for c in driver containerd_runtime "runtime_class nvidia" "runtime_class k3s-gpu-nvidia" \
+           gpu_allocatable taints pod; do
     d2check "validate.yml: $c OK on $NODE" d2_grep validate-run1.log "$NODE +$c +OK "
   done
   # The e2e inventory asks for no extra node label: the labels check says so, and passes.
