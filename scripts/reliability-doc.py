@@ -200,7 +200,7 @@ def check_committed(text: str) -> list[str]:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--check", action="store_true",
                         help="compare instead of writing (see the module docstring); exit 1 on a problem")
     parser.add_argument("--results", type=Path, default=RESULTS, help="default: %(default)s")

@@ -234,4 +234,3 @@ def patch_labels(nodes, name, labels, dry_run=False):
         return nodes.patch(body={"metadata": {"labels": labels}}, **kwargs).to_dict()
     except Exception as exc:  # pylint: disable=broad-except
         raise describe(exc, "patching the labels of node %s" % name, host_of(nodes))
-

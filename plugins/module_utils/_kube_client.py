@@ -25,7 +25,8 @@ from ansible_collections.kubernetes.core.plugins.module_utils.k8s.core import An
 
 try:
     from kubernetes.client.rest import ApiException
-    from kubernetes.dynamic.exceptions import ConflictError, DynamicApiError, NotFoundError
+    # ConflictError and NotFoundError are for the callers (_k8s_node.py): one guarded import of the library.
+    from kubernetes.dynamic.exceptions import ConflictError, DynamicApiError, NotFoundError  # pylint: disable=unused-import
     from urllib3.exceptions import HTTPError as Urllib3HTTPError
 
     HAS_KUBERNETES = True

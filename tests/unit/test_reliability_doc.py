@@ -14,8 +14,6 @@ import os
 import subprocess
 import sys
 
-import pytest
-
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SCRIPT = os.path.join(ROOT, "scripts", "reliability-doc.py")
 DOC = os.path.join(ROOT, "docs", "reliability.md")
