@@ -2,9 +2,9 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 """scripts/reliability-doc.py: docs/reliability.md comes from the results a complete reliability
-run writes (tests/reliability/conftest.py write_results), never from the tests themselves; its
---check (scripts/lint.sh) fails on a stale or malformed document. Everything here is written
-under tmp_path: the committed document is only read."""
+run writes (tests/reliability/conftest.py write_results), never from the tests themselves. Its
+--check (scripts/lint.sh) fails on a malformed document, --stale on one the results do not render
+to. Everything here is written under tmp_path: the committed document is only read."""
 
 from __future__ import annotations
 
@@ -70,17 +70,20 @@ def test_write_then_check(tmp_path):
     proc = _run("--results", str(results), "--doc", str(doc))
     assert proc.returncode == 0, proc.stderr
     assert doc.read_text() == rdoc.render(_results())
-    assert _run("--check", "--results", str(results), "--doc", str(doc)).returncode == 0
-    # A new run (another date, a failed row): the committed document is stale.
+    assert _run("--stale", "--results", str(results), "--doc", str(doc)).returncode == 0
+    # A new run (another date, a failed row): --stale says the committed document is stale, while
+    # --check (lint) still passes, because it looks at the document only: a second make test on the
+    # same clone must not fail lint because the last run had another date.
     newer = _results(date="2026-12-04")
     newer["rows"]["leak"][0]["result"] = "FAILED"
     results.write_text(json.dumps(newer))
-    proc = _run("--check", "--results", str(results), "--doc", str(doc))
+    proc = _run("--stale", "--results", str(results), "--doc", str(doc))
     assert proc.returncode == 1 and "is stale" in proc.stderr and "make reliability-doc" in proc.stderr
-    assert doc.read_text() == rdoc.render(_results())  # --check writes nothing
+    assert _run("--check", "--results", str(results), "--doc", str(doc)).returncode == 0
+    assert doc.read_text() == rdoc.render(_results())  # neither writes
 
 
-def test_without_results_check_verifies_the_document_is_well_formed(tmp_path):
+def test_check_verifies_the_document_is_well_formed(tmp_path):
     missing, doc = tmp_path / "none.json", tmp_path / "reliability.md"
     doc.write_text(rdoc.render(_results()))
     proc = _run("--check", "--results", str(missing), "--doc", str(doc))
