@@ -13,10 +13,10 @@ export PY_COLORS := 0
 export ANSIBLE_NOCOLOR := 1
 STAGE := scripts/stage.sh
 
-.PHONY: help system-deps setup lock lint sanity unit lab-images kube-bins mirror integration reliability molecule build demo test bench clean
+.PHONY: help system-deps setup lock lint sanity unit lab-images kube-bins mirror integration reliability reliability-doc molecule build demo test bench clean
 
 help: ## List the targets
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
 
 system-deps: ## Install the Debian packages the lab and the builds need (as root), or name them
 	@$(STAGE) system-deps scripts/system-deps.sh
@@ -50,8 +50,11 @@ mirror: setup ## Build the vendor mirror tree with its stand-ins (cached)
 integration: setup lab-images kube-bins mirror ## Tests against the real kube-apiserver, the lab and the mirror
 	@$(STAGE) integration scripts/pytest.sh integration tests/integration
 
-reliability: setup lab-images kube-bins mirror ## Bad inputs, injected faults and leak checks (writes docs/reliability.md)
+reliability: setup lab-images kube-bins mirror ## Bad inputs, injected faults and leak checks (a complete run writes .tmp/reliability/results.json; no tracked file)
 	@$(STAGE) reliability scripts/pytest.sh reliability tests/reliability
+
+reliability-doc: setup ## Render docs/reliability.md from the last complete reliability run (.tmp/reliability/results.json)
+	@python scripts/reliability-doc.py
 
 molecule: setup lab-images mirror ## Every molecule scenario on Debian systemd containers
 	@$(STAGE) molecule scripts/molecule.sh

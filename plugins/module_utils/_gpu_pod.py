@@ -13,16 +13,7 @@ from __future__ import annotations
 import time
 import uuid
 
-try:
-    from kubernetes.client.rest import ApiException
-    HAS_KUBERNETES = True
-except ImportError:
-    HAS_KUBERNETES = False
-
-    class ApiException(Exception):  # the name must exist for the except clauses below
-        status = None
-        reason = None
-        body = None
+from ansible_collections.k3s_gpu.node.plugins.module_utils._kube_client import ApiException, body_message
 
 # The pod of the article (and of NVIDIA's GPU Operator documentation):
 # https://docs.nvidia.com/datacenter/cloud-native/gpu-operator/latest/getting-started.html
@@ -32,6 +23,16 @@ PASS_MARKER = "Test PASSED"
 GPU_RESOURCE = "nvidia.com/gpu"
 LOG_TAIL_CHARS = 4000
 DELETE_WAIT_S = 30
+
+
+def pod_options():
+    """The argument spec of the vectoradd pod's options (doc fragment k3s_gpu.node.gpu_pod), shared by
+    gpu_validate and gpu_cluster_check."""
+    return dict(
+        pod_image=dict(type="str", default=DEFAULT_IMAGE),
+        pod_namespace=dict(type="str", default="default", aliases=["namespace"]),
+        pod_runtime_class=dict(type="str", default="nvidia", aliases=["runtime_class"]),
+    )
 
 
 def pod_name():
@@ -74,14 +75,9 @@ def pod_manifest(name, namespace, node_name, image, runtime_class="nvidia"):
 
 def api_error(exc):
     """A short text for an ApiException: status, reason and the API's message."""
-    message = None
-    body = getattr(exc, "body", None)
-    if body:
-        try:
-            import json
-            message = json.loads(body).get("message")
-        except (ValueError, AttributeError, TypeError):
-            message = str(body)[:500]
+    message = body_message(exc)
+    if message is None and getattr(exc, "body", None):
+        message = str(exc.body)[:500]
     return "%s %s%s" % (getattr(exc, "status", None), getattr(exc, "reason", None),
                         (": " + message) if message else "")
 

@@ -3,49 +3,28 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""Read, wait for and patch a Node through kubernetes.core's dynamic client.
+"""The node modules' (k3s_taint, k3s_label) shared parts: their options and module, the K3s node
+name, and reading, waiting for and patching a Node through kubernetes.core's dynamic client.
 
 PRIVATE to the k3s_gpu.node collection: the functions here may change without notice.
 """
 
 from __future__ import annotations
 
-import json
+import copy
 import time
 
 from ansible_collections.k3s_gpu.node.plugins.module_utils import _taints
-
-try:
-    from kubernetes.dynamic.exceptions import ConflictError, DynamicApiError, NotFoundError
-    from urllib3.exceptions import HTTPError as Urllib3HTTPError
-
-    HAS_KUBERNETES = True
-except ImportError:
-    HAS_KUBERNETES = False
-
-    class DynamicApiError(Exception):  # the names must exist for the except clauses below
-        status = None
-        reason = None
-        body = None
-
-    class NotFoundError(DynamicApiError):
-        pass
-
-    class ConflictError(DynamicApiError):
-        pass
-
-    class Urllib3HTTPError(Exception):
-        pass
-
-
-class NodeApiError(Exception):
-    """An API failure, described for a person (msg) with the HTTP status when there is one."""
-
-    def __init__(self, msg, status=None):
-        super().__init__(msg)
-        self.msg = msg
-        self.status = status
-
+from ansible_collections.k3s_gpu.node.plugins.module_utils._kube_client import (
+    ApiError,
+    auth_argument_spec,
+    ConflictError,
+    connect,
+    describe,
+    host_of,
+    kube_module,
+    NotFoundError,
+)
 
 # A node name is a DNS subdomain (RFC 1123, lowercase, at most 253 characters): the rule of
 # k8s.io/apimachinery/pkg/util/validation IsDNS1123Subdomain, which the API server applies to
@@ -109,74 +88,104 @@ def resolve_node_name(name=None, hostname=None):
     return resolved
 
 
-def _api_message(exc):
-    body = getattr(exc, "body", None)
-    if body:
-        try:
-            data = json.loads(body.decode("utf-8") if isinstance(body, bytes) else body)
-            if isinstance(data, dict) and data.get("message"):
-                return data["message"]
-        except (ValueError, AttributeError):
-            pass
-    return getattr(exc, "reason", None) or str(exc)
+# The options every node module shares, documented once in the doc fragment k3s_gpu.node.k3s_node.
+NODE_OPTIONS = dict(
+    name=dict(type="str", aliases=["node_name"]),
+    hostname=dict(type="str"),
+    state=dict(type="str", choices=["present", "absent"], default="present"),
+    wait_timeout=dict(type="int", default=120),
+    wait_sleep=dict(type="int", default=2),
+)
 
 
-def describe(exc, action, host=None):
-    """A NodeApiError naming what failed and what to check, from any client exception."""
-    where = " at %s" % host if host else ""
-    status = getattr(exc, "status", None)
-    if isinstance(exc, DynamicApiError) or status:
-        detail = _api_message(exc)
-        if status == 401:
-            return NodeApiError(
-                "%s: the Kubernetes API%s refused the credentials (401 Unauthorized): %s. Check kubeconfig, "
-                "context, api_key or the client certificate." % (action, where, detail), status)
-        if status == 403:
-            return NodeApiError(
-                "%s: forbidden by the Kubernetes API%s (403): %s. The user needs get and patch on nodes "
-                "(cluster scope), e.g. the cluster-admin role or a ClusterRole granting them."
-                % (action, where, detail), status)
-        return NodeApiError("%s: the Kubernetes API%s answered %s: %s" % (action, where, status, detail), status)
-    if isinstance(exc, Urllib3HTTPError) or isinstance(exc, OSError):
-        return NodeApiError(
-            "%s: cannot reach the Kubernetes API%s: %s. Check that the server is up and that host/kubeconfig "
-            "point to it." % (action, where, exc))
-    return NodeApiError("%s: %s: %s" % (action, type(exc).__name__, exc))
+def node_module(**options):
+    """The module of a node module (k3s_taint, k3s_label): kubernetes.core's authentication options,
+    NODE_OPTIONS and the module's own `options`, with check mode.
+
+    Returns (module, node name); a node name that cannot be worked out, or negative waits, fail
+    here, before the API is contacted.
+    """
+    spec = auth_argument_spec(**copy.deepcopy(NODE_OPTIONS))
+    spec.update(options)
+    module = kube_module(spec, required_one_of=[("name", "hostname")])
+    params = module.params
+    try:
+        node_name = resolve_node_name(params["name"], params["hostname"])
+    except NodeNameError as exc:
+        module.fail_json(msg=str(exc))
+    if params["wait_timeout"] < 0 or params["wait_sleep"] < 0:
+        module.fail_json(msg="wait_timeout and wait_sleep must be 0 or more seconds")
+    return module, node_name
 
 
 def change_node(module, node_name, run, wanted):
-    """The end of k3s_taint's and k3s_label's main(): connect with kubernetes.core's auth options,
-    call run(module, nodes, node_name, wanted) and exit with its result; every failure becomes a
+    """The end of a node module's main(): connect with kubernetes.core's auth options, call
+    run(module, nodes, node_name, wanted) and exit with its result; every failure becomes a
     clean fail_json naming the node."""
-    # Imported here: AnsibleK8SModule has already failed cleanly when the kubernetes library is missing.
-    from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import get_api_client
-    from ansible_collections.kubernetes.core.plugins.module_utils.k8s.exceptions import CoreException
-
-    try:
-        nodes = get_api_client(module=module).resource("Node", "v1")
-    except CoreException as exc:
-        module.fail_json(msg="could not create the Kubernetes API client: %s" % exc, node=node_name)
-    except Exception as exc:  # pylint: disable=broad-except
-        module.fail_json(msg=describe(exc, "connecting to the Kubernetes API").msg, node=node_name)
+    nodes = connect(module, resource=("Node", "v1"), node=node_name)
     try:
         result = run(module, nodes, node_name, wanted)
-    except NodeApiError as exc:
+    except ApiError as exc:
         module.fail_json(msg=exc.msg, status=exc.status, node=node_name)
     module.exit_json(**result)
+
+
+def registered_node(module, nodes, node_name, result):
+    """The node, as the options of NODE_OPTIONS say to wait for it; sets result["waited"].
+
+    In check mode the node is read once, not waited for: a missing node is None, with a warning
+    (the caller reports the change it would make once the node exists). In a real run a node that
+    does not register within wait_timeout fails the module, naming the nodes that did register.
+    """
+    params = module.params
+    timeout = 0 if module.check_mode else max(0, params["wait_timeout"])
+    node, result["waited"] = wait_for_node(nodes, node_name, timeout, sleep=max(1, params["wait_sleep"]))
+    if node is not None:
+        return node
+    if module.check_mode:
+        module.warn("node %s is not registered (yet); in a real run the module waits up to %ss for it"
+                    % (node_name, params["wait_timeout"]))
+        return None
+    known = registered_names(nodes)
+    hint = ""
+    if known is not None:
+        hint = " Registered nodes: %s." % (", ".join(known) if known else "none")
+    module.fail_json(
+        msg="node %s is not registered after %ss (wait_timeout). Check that the K3s agent runs on that host "
+            "(systemctl status k3s-agent) and that name/hostname give its node name (kubectl get nodes)."
+            "%s" % (node_name, params["wait_timeout"], hint),
+        **result)
+    return None  # not reached: fail_json exits
+
+
+def add_diff(module, result, header, before, after):
+    """With --diff, the text before and after under one header (``node/NAME taints``)."""
+    if module._diff:
+        result["diff"] = dict(before=before, after=after, before_header=header, after_header=header)
+    return result
+
+
+def registered_names(nodes, limit=10):
+    """Up to `limit` node names, for the message of a missing node (None when they cannot be read)."""
+    try:
+        items = nodes.get().to_dict().get("items") or []
+    except Exception:  # pylint: disable=broad-except
+        return None
+    return [i["metadata"]["name"] for i in items][:limit]
 
 
 def get_node(nodes, name):
     """The Node as a dict (camelCase JSON), or None when it does not exist.
 
     `nodes` is the dynamic client's v1 Node resource (``client.resources.get(api_version="v1",
-    kind="Node")``). Raises NodeApiError on any other failure.
+    kind="Node")``). Raises ApiError on any other failure.
     """
     try:
         return nodes.get(name=name).to_dict()
     except NotFoundError:
         return None
     except Exception as exc:  # pylint: disable=broad-except
-        raise describe(exc, "reading node %s" % name, _host(nodes))
+        raise describe(exc, "reading node %s" % name, host_of(nodes))
 
 
 def wait_for_node(nodes, name, timeout, sleep=2.0, monotonic=time.monotonic, sleeper=time.sleep):
@@ -208,7 +217,7 @@ def patch_taints(nodes, name, taints, resource_version, dry_run=False):
     except ConflictError:
         raise
     except Exception as exc:  # pylint: disable=broad-except
-        raise describe(exc, "patching the taints of node %s" % name, _host(nodes))
+        raise describe(exc, "patching the taints of node %s" % name, host_of(nodes))
 
 
 def patch_labels(nodes, name, labels, dry_run=False):
@@ -224,11 +233,4 @@ def patch_labels(nodes, name, labels, dry_run=False):
     try:
         return nodes.patch(body={"metadata": {"labels": labels}}, **kwargs).to_dict()
     except Exception as exc:  # pylint: disable=broad-except
-        raise describe(exc, "patching the labels of node %s" % name, _host(nodes))
-
-
-def _host(nodes):
-    try:
-        return nodes.client.client.configuration.host
-    except AttributeError:
-        return None
+        raise describe(exc, "patching the labels of node %s" % name, host_of(nodes))

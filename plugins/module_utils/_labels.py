@@ -99,7 +99,7 @@ def _check_labels(specs, require_value, name):
             if key in out:
                 raise LabelError("key %r is given twice" % key)
         except LabelError as exc:
-            problems.append("%s[%d] %r: %s" % (name, index, spec, exc))
+            problems.append(_taints.item_problem(name, index, spec, exc))
             continue
         out[key] = value
     return out, problems

@@ -158,20 +158,21 @@ def _check_taints(specs, require_effect, name):
         try:
             taint = parse_taint(spec, require_effect=require_effect)
         except TaintError as exc:
-            problems.append("%s[%d] %s: %s" % (name, index, _show(spec), exc))
+            problems.append(item_problem(name, index, spec, exc))
             continue
         ident = identity(taint)
         if ident in seen:
-            problems.append("%s[%d] %s: same key and effect as %s[%d]; a node has at most one "
-                            "taint per key and effect" % (name, index, _show(spec), name, seen[ident]))
+            problems.append(item_problem(name, index, spec, "same key and effect as %s[%d]; a node has at most "
+                                         "one taint per key and effect" % (name, seen[ident])))
             continue
         seen[ident] = index
         out.append(taint)
     return out, problems
 
 
-def _show(spec):
-    return repr(spec) if not isinstance(spec, str) else "'%s'" % spec
+def item_problem(name, index, spec, why):
+    """The message of one bad item of a list of taints or labels: ``name[i] 'spec': why``."""
+    return "%s[%d] %s: %s" % (name, index, repr(spec) if not isinstance(spec, str) else "'%s'" % spec, why)
 
 
 def from_api(taints):

@@ -32,6 +32,7 @@ author:
 extends_documentation_fragment:
   - k3s_gpu.node.attributes
   - k3s_gpu.node.attributes.PLATFORM
+  - k3s_gpu.node.gpu_pod
   - kubernetes.core.k8s_auth_options
 attributes:
   check_mode:
@@ -74,18 +75,6 @@ options:
       - V(true) requires GPU Feature Discovery's labels on every node; V(false) does not check them. Not set,
         they are checked on the nodes GFD has labelled.
     type: bool
-  pod_image:
-    description: Image of the vectoradd pod (V(pod) check).
-    type: str
-    default: nvcr.io/nvidia/k8s/cuda-sample:vectoradd-cuda11.7.1-ubuntu20.04
-  pod_namespace:
-    description: Namespace of the vectoradd pod.
-    type: str
-    default: default
-  pod_runtime_class:
-    description: RuntimeClass of the vectoradd pod.
-    type: str
-    default: nvidia
   pod_timeout:
     description: Seconds each vectoradd pod may take.
     type: int
@@ -142,37 +131,36 @@ failures:
   elements: str
 """
 
-import copy
 import traceback
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.k3s_gpu.node.plugins.module_utils import _node_check as rules
-from ansible_collections.k3s_gpu.node.plugins.module_utils._gpu_pod import DEFAULT_IMAGE, run_pod_check
-from ansible_collections.k3s_gpu.node.plugins.module_utils._k8s_node import NodeApiError, describe, get_node
+from ansible_collections.k3s_gpu.node.plugins.module_utils._gpu_pod import pod_options, run_pod_check
+from ansible_collections.k3s_gpu.node.plugins.module_utils._k8s_node import get_node
+from ansible_collections.k3s_gpu.node.plugins.module_utils._kube_client import (
+    ApiError,
+    auth_argument_spec,
+    connect,
+    core_v1,
+    describe,
+    kube_module,
+)
 from ansible_collections.k3s_gpu.node.plugins.module_utils._labels import LabelError
 from ansible_collections.k3s_gpu.node.plugins.module_utils._taints import TaintError
-from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
-from ansible_collections.kubernetes.core.plugins.module_utils.k8s.core import AnsibleK8SModule
 
 CHECKS = list(rules.API_CHECKS) + ["pod"]
 
 
 def argument_spec():
-    spec = copy.deepcopy(AUTH_ARG_SPEC)
-    spec.update(
+    return auth_argument_spec(
         nodes=dict(type="dict", required=True),
         checks=dict(type="list", elements="str", choices=CHECKS, default=list(rules.API_CHECKS)),
         runtime_classes=dict(type="list", elements="str", default=["nvidia"]),
         runtime_handler=dict(type="str", default="nvidia"),
         gfd_expected=dict(type="bool"),
-        pod_image=dict(type="str", default=DEFAULT_IMAGE),
-        pod_namespace=dict(type="str", default="default"),
-        pod_runtime_class=dict(type="str", default="nvidia"),
         pod_timeout=dict(type="int", default=300),
         fail_on_problems=dict(type="bool", default=True),
+        **pod_options()
     )
-    return spec
 
 
 def parse_nodes(module):
@@ -197,8 +185,8 @@ def parse_nodes(module):
 def _get(resource, name, what):
     try:
         return get_node(resource, name)
-    except NodeApiError as exc:
-        raise NodeApiError(exc.msg.replace("reading node %s" % name, "reading %s %s" % (what, name)), exc.status)
+    except ApiError as exc:
+        raise ApiError(exc.msg.replace("reading node %s" % name, "reading %s %s" % (what, name)), exc.status)
 
 
 def api_checks(module, spec, taints, labels, node, runtime_classes):
@@ -231,10 +219,9 @@ def pod_check(module, client, node_name, report):
     failed = sorted(name for name, result in report.items() if result["status"] == rules.FAILED)
     if failed:
         return rules.skipped("not run: fix the failed check(s) %s first" % ", ".join(failed))
-    from kubernetes import client as k8s_client  # the kubernetes library is there: AnsibleK8SModule checked it
     params = module.params
     try:
-        core = k8s_client.CoreV1Api(client.client.client)
+        core = core_v1(client)
         result = run_pod_check(core, node_name, params["pod_namespace"], params["pod_image"], params["pod_timeout"],
                                check_mode=module.check_mode, runtime_class=params["pod_runtime_class"])
     except Exception as exc:  # pylint: disable=broad-except  # the API client raises many kinds
@@ -261,19 +248,14 @@ def build_report(module, client, nodes):
 
 
 def main():
-    module = AnsibleK8SModule(module_class=AnsibleModule, argument_spec=argument_spec(), supports_check_mode=True)
+    module = kube_module(argument_spec())
     if module.params["pod_timeout"] <= 0:
         module.fail_json(msg="pod_timeout must be a positive number of seconds, got %s" % module.params["pod_timeout"])
     nodes = parse_nodes(module)
-    # Imported here: AnsibleK8SModule has already failed cleanly when the kubernetes library is missing.
-    from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import get_api_client
-    from ansible_collections.kubernetes.core.plugins.module_utils.k8s.exceptions import CoreException
+    client = connect(module)
     try:
-        client = get_api_client(module=module)
         report, names = build_report(module, client, nodes)
-    except CoreException as exc:
-        module.fail_json(msg="could not create the Kubernetes API client: %s" % exc)
-    except NodeApiError as exc:
+    except ApiError as exc:
         module.fail_json(msg=exc.msg, status=exc.status)
     except Exception as exc:  # pylint: disable=broad-except
         module.fail_json(msg=describe(exc, "checking the GPU nodes").msg, traceback=traceback.format_exc())

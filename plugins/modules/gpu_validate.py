@@ -42,6 +42,7 @@ author:
 extends_documentation_fragment:
   - k3s_gpu.node.attributes
   - k3s_gpu.node.attributes.PLATFORM
+  - k3s_gpu.node.gpu_pod
   - kubernetes.core.k8s_auth_options
 attributes:
   check_mode:
@@ -106,21 +107,6 @@ options:
     description:
       - Kubernetes node the V(pod) check runs on (label C(kubernetes.io/hostname)). Required for V(pod).
     type: str
-  pod_image:
-    description:
-      - Image of the vectoradd pod; point it to a mirror in air-gapped clusters.
-    type: str
-    default: nvcr.io/nvidia/k8s/cuda-sample:vectoradd-cuda11.7.1-ubuntu20.04
-  namespace:
-    description:
-      - Namespace of the vectoradd pod.
-    type: str
-    default: default
-  runtime_class:
-    description:
-      - RuntimeClass of the vectoradd pod (the GPU Operator creates C(nvidia)).
-    type: str
-    default: nvidia
   timeout:
     description:
       - Seconds each check may take (compiling, running, or the pod from creation to completion).
@@ -259,10 +245,12 @@ from ansible_collections.k3s_gpu.node.plugins.module_utils._gpu_health import (
     parse_xids,
     pci_gpus,
 )
-from ansible_collections.k3s_gpu.node.plugins.module_utils._gpu_pod import (
-    DEFAULT_IMAGE,
+from ansible_collections.k3s_gpu.node.plugins.module_utils._gpu_pod import pod_options, run_pod_check
+from ansible_collections.k3s_gpu.node.plugins.module_utils._kube_client import (
+    api_client,
+    auth_argument_spec,
+    core_v1,
     HAS_KUBERNETES,
-    run_pod_check,
 )
 from ansible_collections.k3s_gpu.node.plugins.module_utils._nvidia_smi import (
     NVIDIA_SMI_DIRS,
@@ -270,14 +258,13 @@ from ansible_collections.k3s_gpu.node.plugins.module_utils._nvidia_smi import (
     classify_failure,
     parse_xml,
 )
-from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
 
 CHECKS = ["gpu_health", "device_query", "vector_add", "pod"]
 STDOUT_TAIL = 4000
 
 
 def argument_spec():
-    spec = dict(
+    return auth_argument_spec(
         checks=dict(type="list", elements="str", choices=CHECKS, default=["gpu_health", "device_query"]),
         device_query_path=dict(type="path"),
         build=dict(type="bool"),
@@ -286,14 +273,9 @@ def argument_spec():
         nvcc_flags=dict(type="list", elements="str", default=[]),
         cache_dir=dict(type="path", default="/var/cache/k3s_gpu_node/gpu_validate"),
         node_name=dict(type="str"),
-        pod_image=dict(type="str", default=DEFAULT_IMAGE),
-        namespace=dict(type="str", default="default"),
-        runtime_class=dict(type="str", default="nvidia"),
         timeout=dict(type="int", default=300),
+        **pod_options()
     )
-    for key, value in AUTH_ARG_SPEC.items():
-        spec[key] = dict(value)
-    return spec
 
 
 def _is_cached(binary):
@@ -427,14 +409,6 @@ def check_vector_add(module):
     return _result(passed=passed, reason=reason, **details)
 
 
-def _core_v1(module):
-    from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import get_api_client
-    from kubernetes import client as k8s_client
-    api = get_api_client(**module.params)
-    # K8SClient -> K8SDynamicClient -> kubernetes.client.ApiClient
-    return k8s_client.CoreV1Api(api.client.client)
-
-
 def check_pod(module):
     params = module.params
     if not params["node_name"]:
@@ -442,9 +416,10 @@ def check_pod(module):
     if not HAS_KUBERNETES:
         return _result(reason="pod: " + missing_required_lib("kubernetes"))
     try:
-        core = _core_v1(module)
-        return run_pod_check(core, params["node_name"], params["namespace"], params["pod_image"],
-                             params["timeout"], check_mode=module.check_mode, runtime_class=params["runtime_class"])
+        core = core_v1(api_client(module))
+        return run_pod_check(core, params["node_name"], params["pod_namespace"], params["pod_image"],
+                             params["timeout"], check_mode=module.check_mode,
+                             runtime_class=params["pod_runtime_class"])
     except Exception as exc:  # the API client raises many kinds; report them as the check's failure
         return _result(reason="pod: %s: %s" % (type(exc).__name__, exc), traceback=traceback.format_exc())
 

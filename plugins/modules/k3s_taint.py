@@ -25,40 +25,19 @@ description:
     C(node.cloudprovider.kubernetes.io/*)), so it never removes C(node.kubernetes.io/not-ready) or
     C(node.kubernetes.io/unschedulable); the patch is guarded by the node's C(resourceVersion) and
     retried when another writer (the kubelet, a controller) changed the node in between.
-  - Run it where the API is reachable, usually the controller (C(delegate_to) or a play on localhost).
 author:
   - k3s_gpu.node contributors (@k3s-gpu-node)
 extends_documentation_fragment:
   - k3s_gpu.node.attributes
   - k3s_gpu.node.attributes.PLATFORM
+  - k3s_gpu.node.k3s_node
   - kubernetes.core.k8s_auth_options
 attributes:
-  check_mode:
-    support: full
-    details:
-      - In check mode the change is sent as a server-side dry run (C(dryRun=All)), so the API server
-        validates it and checks the permissions without storing anything.
-      - A node that is not registered yet is not waited for in check mode; the module reports the
-        change it would make once the node exists, with a warning.
   diff_mode:
     support: full
     details:
       - Shows the node's taints before and after, one C(key[=value]:Effect) per line.
 options:
-  name:
-    description:
-      - Name of the Kubernetes node, as set by K3s's C(node-name) (C(--node-name), E(K3S_NODE_NAME)).
-      - When empty or not set, O(hostname) is used.
-      - Lowercased, as K3s does.
-    type: str
-    aliases: [node_name]
-  hostname:
-    description:
-      - Host name of the K3s host; the node name when O(name) is not set, lowercased, as K3s does
-        (K3s uses the kernel's host name, C(uname -n), which is Ansible's C(ansible_facts.nodename)).
-      - One of O(name) and O(hostname) is required.
-      - K3s's C(--with-node-id) appends a random id to the name; pass the full name in O(name) then.
-    type: str
   taints:
     description:
       - Taints, each a string C(key[=value]:Effect) (the syntax of K3s's C(--node-taint)) or a
@@ -73,12 +52,6 @@ options:
     type: list
     elements: raw
     required: true
-  state:
-    description:
-      - V(present) adds or updates the taints; V(absent) removes them.
-    type: str
-    choices: [present, absent]
-    default: present
   exclusive:
     description:
       - With O(state=present), remove every taint not in O(taints), except the system's
@@ -86,21 +59,7 @@ options:
       - O(taints=[]) with O(exclusive=true) removes every taint but the system's.
     type: bool
     default: false
-  wait_timeout:
-    description:
-      - Seconds to wait for the node to register before failing. V(0) does not wait.
-    type: int
-    default: 120
-  wait_sleep:
-    description:
-      - Seconds between two reads of the node while waiting.
-    type: int
-    default: 2
-requirements:
-  - kubernetes >= 24.2.0 (Python library, where the module runs)
-  - PyYAML >= 3.11
 notes:
-  - The user needs C(get) and C(patch) on C(nodes) (cluster scope).
   - A conflicting write (HTTP 409) is retried up to 5 times, each time from a fresh read.
 seealso:
   - module: kubernetes.core.k8s_taint
@@ -187,82 +146,39 @@ waited:
   sample: 0.0
 """
 
-import copy
-
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.k3s_gpu.node.plugins.module_utils import _taints as taintlib
 from ansible_collections.k3s_gpu.node.plugins.module_utils._k8s_node import (
+    add_diff,
     change_node,
     ConflictError,
     get_node,
-    NodeNameError,
+    node_module,
     patch_taints,
-    resolve_node_name,
-    wait_for_node,
+    registered_node,
 )
-from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
-from ansible_collections.kubernetes.core.plugins.module_utils.k8s.core import AnsibleK8SModule
 
 CONFLICT_RETRIES = 5
 
 
-def argument_spec():
-    spec = copy.deepcopy(AUTH_ARG_SPEC)
-    spec.update(
-        name=dict(type="str", aliases=["node_name"]),
-        hostname=dict(type="str"),
-        taints=dict(type="list", elements="raw", required=True),
-        state=dict(type="str", choices=["present", "absent"], default="present"),
-        exclusive=dict(type="bool", default=False),
-        wait_timeout=dict(type="int", default=120),
-        wait_sleep=dict(type="int", default=2),
-    )
-    return spec
-
-
-def _registered_nodes(nodes):
-    """Up to 10 node names, for the message of a missing node (empty when not readable)."""
-    try:
-        items = nodes.get().to_dict().get("items") or []
-    except Exception:  # pylint: disable=broad-except
-        return None
-    return [i["metadata"]["name"] for i in items][:10]
+def _result(module, result, node_name, before, after):
+    result.update(changed=not taintlib.taints_equal(before, after), before=taintlib.public(before),
+                  after=taintlib.public(after), changes=taintlib.changes(before, after))
+    return add_diff(module, result, "node/%s taints" % node_name, taintlib.diff_text(before),
+                    taintlib.diff_text(after))
 
 
 def run(module, nodes, node_name, wanted):
     params = module.params
     result = dict(changed=False, node=node_name, waited=0.0)
-    timeout = 0 if module.check_mode else max(0, params["wait_timeout"])
-    node, waited = wait_for_node(nodes, node_name, timeout, sleep=max(1, params["wait_sleep"]))
-    result["waited"] = waited
-    if node is None:
-        if module.check_mode:
-            after = taintlib.desired_taints([], wanted, params["state"], params["exclusive"])
-            module.warn("node %s is not registered (yet); in a real run the module waits up to %ss for it"
-                        % (node_name, params["wait_timeout"]))
-            result.update(changed=bool(after), before=[], after=taintlib.public(after),
-                          changes=taintlib.changes([], after))
-            if module._diff:
-                result["diff"] = dict(before="", after=taintlib.diff_text(after),
-                                      before_header="node/%s taints" % node_name,
-                                      after_header="node/%s taints" % node_name)
-            return result
-        known = _registered_nodes(nodes)
-        hint = ""
-        if known is not None:
-            hint = " Registered nodes: %s." % (", ".join(known) if known else "none")
-        module.fail_json(
-            msg="node %s is not registered after %ss (wait_timeout). Check that the K3s agent runs on that host "
-                "(systemctl status k3s-agent) and that name/hostname give its node name (kubectl get nodes)."
-                "%s" % (node_name, params["wait_timeout"], hint),
-            **result)
+    node = registered_node(module, nodes, node_name, result)
+    if node is None:  # check mode: the change it would make once the node registers
+        return _result(module, result, node_name, [],
+                       taintlib.desired_taints([], wanted, params["state"], params["exclusive"]))
 
     for _attempt in range(CONFLICT_RETRIES):
         before = taintlib.from_api((node.get("spec") or {}).get("taints"))
         after = taintlib.desired_taints(before, wanted, params["state"], params["exclusive"])
-        changed = not taintlib.taints_equal(before, after)
-        if changed:
+        if not taintlib.taints_equal(before, after):
             try:
                 patch_taints(nodes, node_name, taintlib.to_api(after), node["metadata"]["resourceVersion"],
                              dry_run=module.check_mode)
@@ -276,31 +192,17 @@ def run(module, nodes, node_name, wanted):
     else:
         module.fail_json(msg="node %s changed under every one of %d attempts to patch its taints (409 Conflict); "
                              "something else rewrites it continuously" % (node_name, CONFLICT_RETRIES), **result)
-
-    result.update(changed=changed, before=taintlib.public(before), after=taintlib.public(after),
-                  changes=taintlib.changes(before, after))
-    if module._diff:
-        result["diff"] = dict(before=taintlib.diff_text(before), after=taintlib.diff_text(after),
-                              before_header="node/%s taints" % node_name, after_header="node/%s taints" % node_name)
-    return result
+    return _result(module, result, node_name, before, after)
 
 
 def main():
-    module = AnsibleK8SModule(
-        module_class=AnsibleModule,
-        argument_spec=argument_spec(),
-        supports_check_mode=True,
-        required_one_of=[("name", "hostname")],
+    module, node_name = node_module(
+        taints=dict(type="list", elements="raw", required=True),
+        exclusive=dict(type="bool", default=False),
     )
     params = module.params
-    try:
-        node_name = resolve_node_name(params["name"], params["hostname"])
-    except NodeNameError as exc:
-        module.fail_json(msg=str(exc))
     if params["exclusive"] and params["state"] == "absent":
         module.fail_json(msg="exclusive applies to state=present only; with state=absent list the taints to remove")
-    if params["wait_timeout"] < 0 or params["wait_sleep"] < 0:
-        module.fail_json(msg="wait_timeout and wait_sleep must be 0 or more seconds")
     try:
         wanted = taintlib.parse_taints(params["taints"], require_effect=params["state"] == "present")
     except taintlib.TaintError as exc:
