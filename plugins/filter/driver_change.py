@@ -42,6 +42,14 @@ options:
     description: The full driver version (cuda_driver_version); empty for the branch's newest.
     type: str
     default: ""
+  pinning:
+    description: Whether the repository locks versions with pinning packages (NVIDIA's; not the distribution's).
+    type: bool
+    default: true
+  loaded:
+    description: The loaded module's version (C(/sys/module/nvidia/version)); empty when none is loaded.
+    type: str
+    default: ""
 author:
   - k3s_gpu.node contributors (@k3s-gpu-node)
 """
@@ -92,6 +100,12 @@ _value:
     summary:
       description: One line, for the plan printed per node.
       type: str
+    loaded:
+      description: The loaded module's version (O(loaded)).
+      type: str
+    reboot:
+      description: Whether a reboot would follow (the node is to run another version than the loaded one).
+      type: bool
 """
 
 from ansible.errors import AnsibleFilterError
@@ -99,14 +113,15 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.k3s_gpu.node.plugins.module_utils._driver_change import driver_change as _driver_change
 
 
-def driver_change(offered, installed, packages, branch, version=""):
+def driver_change(offered, installed, packages, branch, version="", pinning=True, loaded=""):
     """The plan (see DOCUMENTATION)."""
     if not isinstance(offered, dict) or not isinstance(installed, dict):
         raise AnsibleFilterError("driver_change: the input and installed must be dictionaries "
                                  "(the apt_madison and dpkg_versions filters' results)")
     if not isinstance(packages, list):
         raise AnsibleFilterError("driver_change: packages must be a list, not %s" % type(packages).__name__)
-    return _driver_change(offered, installed, [str(p) for p in packages], str(branch), str(version or ""))
+    return _driver_change(offered, installed, [str(p) for p in packages], str(branch), str(version or ""),
+                          bool(pinning), str(loaded or "").strip())
 
 
 class FilterModule:

@@ -38,8 +38,12 @@ def _offered_list(offered):
     return "; ".join("%s %s" % (p, ", ".join(v)) for p, v in sorted(offered.items())) or "nothing"
 
 
-def driver_change(offered, installed, packages, branch, version=""):
+def driver_change(offered, installed, packages, branch, version="", pinning=True, loaded=""):
     """What the node should run and what would change (a dict; see RETURN of the filter).
+
+    ``pinning``: NVIDIA's repository (pinning packages); false for the distribution's packages.
+    ``loaded``: the loaded module's version (/sys/module/nvidia/version), empty when none: a
+    reboot follows when the node is to run another version than the loaded one.
 
     ``error`` is set (and nothing else is to be trusted) when the wanted version cannot be
     installed: a malformed cuda_driver_version, one of another branch, or a version or pinning
@@ -49,7 +53,8 @@ def driver_change(offered, installed, packages, branch, version=""):
     version = (version or "").strip()
     packages = [p for p in packages if "=" not in p]
     out = {"change": False, "error": "", "wanted": "", "wanted_deb": "", "installed": "", "installed_deb": "",
-           "install": [], "pinning": "", "pinning_install": False, "pinning_remove": [], "summary": ""}
+           "install": [], "pinning": "", "pinning_install": False, "pinning_remove": [], "summary": "",
+           "loaded": loaded or "", "reboot": False}
     if not packages:
         out["error"] = "no driver package to compare (cuda_driver_packages names every package with a version)"
         return out
@@ -88,7 +93,9 @@ def driver_change(offered, installed, packages, branch, version=""):
         out["error"] = ("no version %s is offered for every driver package %s (offered: %s)"
                         % (version or branch + ".*", ", ".join(packages), _offered_list(offered)))
         return out
-    if out["pinning"] not in offered:
+    if not pinning:
+        out["pinning"] = ""
+    elif out["pinning"] not in offered:
         out["error"] = ("the repository has no pinning package %s (NVIDIA's version locking) for %s %s"
                         % (out["pinning"], "cuda_driver_version" if version else "cuda_driver_branch",
                            version or branch))
@@ -96,8 +103,9 @@ def driver_change(offered, installed, packages, branch, version=""):
     out["wanted"] = upstream_version(out["wanted_deb"])
     out["install"] = ["%s=%s" % (p, out["wanted_deb"]) for p in packages]
     stale = sorted(p for p in packages if installed.get(p) != out["wanted_deb"])
-    out["pinning_install"] = out["pinning"] not in installed
-    out["pinning_remove"] = sorted(p for p in installed if p.startswith(PINNING_PREFIX) and p != out["pinning"])
+    if pinning:
+        out["pinning_install"] = out["pinning"] not in installed
+        out["pinning_remove"] = sorted(p for p in installed if p.startswith(PINNING_PREFIX) and p != out["pinning"])
     out["change"] = bool(stale or out["pinning_install"] or out["pinning_remove"])
     words = []
     if stale:
@@ -105,4 +113,5 @@ def driver_change(offered, installed, packages, branch, version=""):
     if out["pinning_install"] or out["pinning_remove"]:
         words.append("pinning %s -> %s" % (", ".join(out["pinning_remove"]) or "none", out["pinning"]))
     out["summary"] = "; ".join(words) if words else "driver %s (nothing to change)" % out["wanted"]
+    out["reboot"] = out["loaded"] != out["wanted"]
     return out

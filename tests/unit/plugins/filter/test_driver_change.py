@@ -118,3 +118,16 @@ def test_bad_inputs():
         driver_change("text", {}, PACKAGES, "580")
     with pytest.raises(AnsibleFilterError, match="packages must be a list"):
         driver_change({}, {}, "nvidia-driver-cuda", "580")
+
+
+def test_distro_packages_have_no_pinning_and_a_reboot_follows_a_new_version():
+    installed = dpkg(nvidia_driver_cuda="580.95.05-1", nvidia_kernel_open_dkms="580.95.05-1")
+    installed["nvidia-driver-pinning-580"] = "580-1"
+    plan = driver_change(madison(pinning=()), installed, PACKAGES, "580", pinning=False, loaded="580.95.05")
+    assert plan["error"] == "" and plan["pinning"] == "" and plan["pinning_remove"] == []
+    assert plan["reboot"] and plan["loaded"] == "580.95.05"
+    installed = dpkg(nvidia_driver_cuda="580.105.08-1", nvidia_kernel_open_dkms="580.105.08-1")
+    plan = driver_change(madison(pinning=()), installed, PACKAGES, "580", pinning=False, loaded="580.105.08\n")
+    assert not plan["change"] and not plan["reboot"]
+    # installed but not loaded (a reboot pending): nothing to install, a reboot all the same
+    assert driver_change(madison(pinning=()), installed, PACKAGES, "580", pinning=False)["reboot"]
