@@ -14,8 +14,8 @@ description:
     playbooks/upgrade.yml calls before it cordons a node).
   - The wanted version is O(version) (a full driver version such as V(580.105.08)), or when it is
     empty the newest version of O(branch) that the repository offers for every driver package.
-  - One pinning package stays installed (NVIDIA's version locking): C(nvidia-driver-pinning-<version>)
-    with O(version), C(nvidia-driver-pinning-<branch>) without; every other installed
+  - One pinning package stays installed (NVIDIA's version locking), C(nvidia-driver-pinning-<version>)
+    with O(version) and C(nvidia-driver-pinning-<branch>) without; every other installed
     C(nvidia-driver-pinning-*) package is to be purged.
   - A malformed O(version), one of another branch, or a version or pinning package the repository
     does not offer gives C(error) (a sentence naming the variable) instead of raising.
