@@ -18,7 +18,7 @@ from ansible_collections.k3s_gpu.node.plugins.module_utils._dpkg import version_
 
 PACKAGES = ["nvidia-driver-cuda", "nvidia-kernel-open-dkms"]
 URL = "http://127.0.0.1:8080/compute/cuda/repos/debian12/x86_64  Packages"
-VERSIONS = ["595.71.05-1", "595.58.03-1", "580.105.08-1", "580.95.05-1"]
+VERSIONS = ("595.71.05-1", "595.58.03-1", "580.105.08-1", "580.95.05-1")
 
 
 def madison(versions=VERSIONS, pinning=("580", "595", "580.95.05", "580.105.08", "595.58.03", "595.71.05")):
