@@ -169,7 +169,7 @@ def workload(core, apps, namespace, node_name, name, pdb=False):
 
 
 def pins(packages):
-    return [line for line in packages.splitlines() if line.startswith("nvidia-driver-pinning-")]
+    return [line.strip() for line in packages.splitlines() if line.startswith("nvidia-driver-pinning-")]
 
 
 def pod_exists(core, namespace, name):
