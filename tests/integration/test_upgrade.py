@@ -146,9 +146,11 @@ def plan_line(stdout, host):
     return match.group(1)
 
 
-def workload(core, apps, namespace, node_name, name, pdb=False):
+def workload(core, apps, kubelet, namespace, name, pdb=False):
     """A ReplicaSet's pod running on the node (the drain evicts only managed pods), and with
-    pdb=True a PodDisruptionBudget that allows no disruption of it."""
+    pdb=True a PodDisruptionBudget that allows no disruption of it. Running: the API lets a
+    Pending pod be evicted whatever its budget says."""
+    node_name = kubelet.node_name
     labels = {"app": name}
     rs = apps.create_namespaced_replica_set(namespace, {
         "apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": {"name": name, "labels": labels},
@@ -161,6 +163,7 @@ def workload(core, apps, namespace, node_name, name, pdb=False):
             "apiVersion": "apps/v1", "kind": "ReplicaSet", "name": name, "uid": rs.metadata.uid,
             "controller": True}]},
         "spec": {"nodeName": node_name, "containers": [{"name": "app", "image": "registry.lab.invalid/app:1"}]}})
+    kubelet.set_running(namespace, name + "-0")
     if pdb:
         client.PolicyV1Api(core.api_client).create_namespaced_pod_disruption_budget(namespace, {
             "apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": {"name": name},
@@ -232,7 +235,7 @@ def test_upgrade_switch_pdb_resume_and_idempotence(kube_cluster, kube_namespace,
         # 2. A version upgrade: cuda_driver_version empty is the branch's newest (580.105.08); the
         #    branch's pinning package replaces the version's. The drain evicts a workload's pod; the
         #    vectoradd pod ran on the cordoned node (it tolerates the cordon's taint).
-        pod = workload(core, apps, kube_namespace, name, "web")
+        pod = workload(core, apps, kubelet, kube_namespace, "web")
         seen = len(player.seen)
         proc = playbook("upgrade", inventory, tmp_path, "--limit", "gpu-a")
         assert proc.returncode == 0, proc.stdout[-8000:]
@@ -268,7 +271,7 @@ def test_upgrade_switch_pdb_resume_and_idempotence(kube_cluster, kube_namespace,
         # 4. The switch, with a pod whose PodDisruptionBudget allows no eviction: the drain waits
         #    (retried every 5 s), fails at its bound, the node stays cordoned with the step in its
         #    annotation, nothing changed on it, and gpu-b (next in the rolling order) is not touched.
-        guarded = workload(core, apps, kube_namespace, name, "db", pdb=True)
+        guarded = workload(core, apps, kubelet, kube_namespace, "db", pdb=True)
         start = time.monotonic()
         proc = playbook("upgrade", inventory, tmp_path, "-e", "k3s_gpu_drain_timeout=10", *switch)
         elapsed = time.monotonic() - start
