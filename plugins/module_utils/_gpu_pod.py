@@ -39,14 +39,25 @@ def pod_name():
     return "gpu-validate-vectoradd-%s" % uuid.uuid4().hex[:10]
 
 
-def pod_manifest(name, namespace, node_name, image, runtime_class="nvidia"):
+UNSCHEDULABLE_TAINT = "node.kubernetes.io/unschedulable"
+
+
+def pod_manifest(name, namespace, node_name, image, runtime_class="nvidia", tolerate_unschedulable=False):
     """The vectoradd pod, pinned to `node_name` through the scheduler.
+
+    `tolerate_unschedulable`: also tolerate the taint a cordoned node carries
+    (node.kubernetes.io/unschedulable:NoSchedule, which the node lifecycle controller adds for
+    spec.unschedulable and the scheduler's TaintToleration plugin checks), so that
+    playbooks/upgrade.yml validates a node before it is uncordoned.
 
     nodeSelector kubernetes.io/hostname (rather than spec.nodeName) keeps the scheduler in
     the test: it must find the node's nvidia.com/gpu allocatable and the toleration.
     restartPolicy is Never (the article's OnFailure would restart a failing container
     forever, so the pod would never report Failed).
     """
+    tolerations = [{"key": GPU_RESOURCE, "operator": "Exists", "effect": "NoSchedule"}]
+    if tolerate_unschedulable:
+        tolerations.append({"key": UNSCHEDULABLE_TAINT, "operator": "Exists", "effect": "NoSchedule"})
     return {
         "apiVersion": "v1",
         "kind": "Pod",
@@ -63,7 +74,7 @@ def pod_manifest(name, namespace, node_name, image, runtime_class="nvidia"):
             "restartPolicy": "Never",
             "runtimeClassName": runtime_class,
             "nodeSelector": {"kubernetes.io/hostname": node_name},
-            "tolerations": [{"key": GPU_RESOURCE, "operator": "Exists", "effect": "NoSchedule"}],
+            "tolerations": tolerations,
             "containers": [{
                 "name": CONTAINER,
                 "image": image,
@@ -138,14 +149,14 @@ def _delete(core, name, namespace, clock, sleep):
 
 
 def run_pod_check(core, node_name, namespace, image, timeout, check_mode=False, runtime_class="nvidia",
-                  name=None, clock=time.monotonic, sleep=time.sleep, poll_interval=1.0):
+                  name=None, clock=time.monotonic, sleep=time.sleep, poll_interval=1.0, tolerate_unschedulable=False):
     """Create the vectoradd pod, wait for it (bounded by `timeout` seconds), judge its logs, delete it.
 
     `core` is a kubernetes.client.CoreV1Api. Returns the check's result dict
     (passed, skipped, reason, details).
     """
     name = name or pod_name()
-    manifest = pod_manifest(name, namespace, node_name, image, runtime_class)
+    manifest = pod_manifest(name, namespace, node_name, image, runtime_class, tolerate_unschedulable)
     details = {"pod_name": name, "namespace": namespace, "node_name": node_name, "image": image,
                "runtime_class": runtime_class, "phase": None, "exit_code": None, "logs": None,
                "deleted": None, "elapsed_s": None}

@@ -112,6 +112,14 @@ options:
       - Seconds each check may take (compiling, running, or the pod from creation to completion).
     type: int
     default: 300
+  tolerate_unschedulable:
+    description:
+      - The V(pod) check's pod also tolerates C(node.kubernetes.io/unschedulable:NoSchedule), the taint
+        of a cordoned node, so that it runs on a node before it is uncordoned (playbooks/upgrade.yml
+        validates a node that way before it takes work again).
+    type: bool
+    default: false
+    version_added: 0.1.0
 notes:
   - The pod's restart policy is C(Never) so that a failing container makes the pod fail instead of
     restarting until O(timeout).
@@ -274,6 +282,7 @@ def argument_spec():
         cache_dir=dict(type="path", default="/var/cache/k3s_gpu_node/gpu_validate"),
         node_name=dict(type="str"),
         timeout=dict(type="int", default=300),
+        tolerate_unschedulable=dict(type="bool", default=False),
         **pod_options()
     )
 
@@ -419,7 +428,8 @@ def check_pod(module):
         core = core_v1(api_client(module))
         return run_pod_check(core, params["node_name"], params["pod_namespace"], params["pod_image"],
                              params["timeout"], check_mode=module.check_mode,
-                             runtime_class=params["pod_runtime_class"])
+                             runtime_class=params["pod_runtime_class"],
+                             tolerate_unschedulable=params["tolerate_unschedulable"])
     except Exception as exc:  # the API client raises many kinds; report them as the check's failure
         return _result(reason="pod: %s: %s" % (type(exc).__name__, exc), traceback=traceback.format_exc())
 

@@ -204,6 +204,13 @@ BAD_INPUTS = [
     _cuda("cuda-branch-unknown", "cuda_driver_branch: '999' (not in the repository)",
           r"Driver branch 999 is not available .*Set cuda_driver_branch to a branch the repository offers",
           rollback=True, cuda_driver_branch="999"),
+    _cuda("cuda-version-unknown", "cuda_driver_version: 580.1.2 (not in the repository)",
+          r"cuda_driver_version 580\.1\.2 is not offered by the repository for nvidia-driver-cuda \(offered: .*580\.105\.08-1.*"
+          r"set\s+cuda_driver_version to a version the repository offers",
+          rollback=True, cuda_driver_version="580.1.2"),
+    _cuda("cuda-version-latest", "cuda_driver_version: latest",
+          r"cuda_driver_version must be a full driver version such as 580\.105\.08 \(got 'latest'\)",
+          rollback=True, cuda_driver_version="latest"),
     _cuda("cuda-repo-ftp", "cuda_driver_repo_url: ftp://mirror.lab.invalid/cuda",
           r"cuda_driver_repo_url must be an http\(s\):// URL \(got ftp://mirror\.lab\.invalid/cuda\)",
           cuda_driver_repo_url="ftp://mirror.lab.invalid/cuda"),

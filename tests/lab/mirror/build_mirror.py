@@ -210,6 +210,20 @@ def pinning_deb(pool, branch):
               conffiles=["/etc/apt/preferences.d/nvidia-driver-pinning-%s" % branch], section="NVIDIA")
 
 
+def version_pinning_deb(pool, ver):
+    """nvidia-driver-pinning-<version>: NVIDIA's version locking to one driver version (the
+    Driver Installation Guide's "Version locking"; the package name as NVIDIA's CUDA repository
+    names them, the preferences file's name and content are the lab's: apt reads files of
+    preferences.d without an extension or with .pref, apt_preferences(5))."""
+    pkgs = " ".join(DRIVER_PKGS)
+    path = "/etc/apt/preferences.d/nvidia-driver-pinning-%s.pref" % ver
+    prefs = ("# %s nvidia-driver-pinning-%s\n# Keeps the NVIDIA driver packages at version %s.\n"
+             "Package: %s\nPin: version %s-*\nPin-Priority: 1000\n" % (STANDIN, ver, ver, pkgs, ver))
+    build_deb(pool, "nvidia-driver-pinning-%s" % ver, "%s-1" % ver, "all",
+              "NVIDIA driver version locking to version %s" % ver,
+              files={path: (prefs, 0o644)}, conffiles=[path], section="NVIDIA")
+
+
 def toolkit_debs(pool, cuda):
     mm = ".".join(cuda.split(".")[:2])
     pkg = mm.replace(".", "-")
@@ -251,6 +265,7 @@ def build_cuda(www, gnupghome, shared_pool):
     for branch, versions in DRIVERS.items():
         for ver in versions:
             driver_debs(shared_pool, ver, branch)
+            version_pinning_deb(shared_pool, ver)
         pinning_deb(shared_pool, branch)
     for cuda in TOOLKITS:
         toolkit_debs(shared_pool, cuda)
