@@ -13,7 +13,7 @@ export PY_COLORS := 0
 export ANSIBLE_NOCOLOR := 1
 STAGE := scripts/stage.sh
 
-.PHONY: help system-deps setup lock lint sanity unit lab-images kube-bins mirror integration reliability reliability-doc molecule build demo test bench clean
+.PHONY: help system-deps setup lock lint sanity unit lab-images kube-bins mirror lab-tests integration reliability reliability-doc molecule build demo test bench clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -42,12 +42,15 @@ lab-images: setup ## Debian 12/13 systemd images for podman (cached)
 	@$(STAGE) lab-images tests/lab/images.sh all
 
 kube-bins: system-deps ## kube-apiserver, etcd and helm built from pinned Go modules (cached)
-	@$(STAGE) kube-bins tests/integration/kube/build.sh
+	@$(STAGE) kube-bins tests/lab/kube/build.sh
 
 mirror: setup ## Build the vendor mirror tree with its stand-ins (cached)
 	@$(STAGE) mirror tests/lab/mirror/build.sh
 
-integration: setup lab-images kube-bins mirror ## Tests against the real kube-apiserver, the lab and the mirror
+lab-tests: setup lab-images kube-bins mirror ## The lab's self-tests (tests/lab/tests: the kube harness, the mirror, the stand-ins, the set-up scripts)
+	@$(STAGE) lab-tests scripts/pytest.sh lab-tests tests/lab/tests
+
+integration: setup lab-images kube-bins mirror ## The collection against the real kube-apiserver, the lab and the mirror
 	@$(STAGE) integration scripts/pytest.sh integration tests/integration
 
 reliability: setup lab-images kube-bins mirror ## Bad inputs, injected faults and leak checks (a complete run writes .tmp/reliability/results.json; no tracked file)
@@ -65,7 +68,7 @@ build: setup ## Build the collection tarball, install it cleanly, check docs and
 demo: setup lab-images kube-bins mirror ## Run site.yml twice on the local lab (second run: changed=0)
 	@$(STAGE) demo scripts/demo.sh
 
-test: ## All checks: lint, sanity, unit, build, integration, molecule, demo
+test: ## All checks: lint, sanity, unit, build, molecule, lab-tests, reliability, integration, demo
 	@scripts/test.sh
 
 bench: setup lab-images kube-bins mirror ## Benchmarks (print figures; no pass/fail on speed)

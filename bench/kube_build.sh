@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Benchmark the Kubernetes test harness (tests/integration/kube):
+# Benchmark the Kubernetes test harness (tests/lab/kube):
 #   cold build   build.sh with an empty K3S_GPU_CACHE (modules downloaded from the
 #                Go module proxy, nothing compiled); slow, skip with --skip-cold
 #   warm build   build.sh when the binaries are cached (the usual case: a no-op)
@@ -10,7 +10,7 @@
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-kube="$repo/tests/integration/kube"
+kube="$repo/tests/lab/kube"
 skip_cold="${KUBE_BENCH_SKIP_COLD:-0}"
 [ "${1:-}" = "--skip-cold" ] && skip_cold=1
 py="${PYTHON:-$repo/.venv/bin/python}"
@@ -39,7 +39,7 @@ printf 'warm rebuild (Go build cache warm)      %8.1f s\n' "$(KUBE_BUILD_FORCE=1
 bin="$("$kube/build.sh" 2>/dev/null | tail -n 1)"
 printf 'binary sizes: %s\n' "$(cd "$bin" && du -h kube-apiserver etcd helm | awk '{printf "%s %s  ", $2, $1}')"
 
-PYTHONPATH="$repo/tests/integration" "$py" - "$bin" <<'PY'
+PYTHONPATH="$repo/tests/lab" "$py" - "$bin" <<'PY'
 import os, sys, tempfile, threading, time
 from kubernetes import client
 from kube import cluster

@@ -36,7 +36,7 @@ kubelet_pid=""
 cleanup() {
   [ -n "$kubelet_pid" ] && kill "$kubelet_pid" 2>/dev/null && wait "$kubelet_pid" 2>/dev/null
   for n in "${nodes[@]}"; do podman rm -f -t 5 "$n" >/dev/null 2>&1 || true; done
-  tests/integration/kube/stop.sh "$state/kube" >/dev/null 2>&1 || true
+  tests/lab/kube/stop.sh "$state/kube" >/dev/null 2>&1 || true
   LAB_MIRROR_STATE="$state/mirror" tests/lab/mirror/stop.sh >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
@@ -46,7 +46,7 @@ rm -rf "$state"; mkdir -p "$state"; chmod 700 "$state"
 LAB_MIRROR_STATE="$state/mirror" tests/lab/mirror/start.sh >/dev/null
 # shellcheck disable=SC1091
 . "$state/mirror/env"
-tests/integration/kube/start.sh "$state/kube" >/dev/null
+tests/lab/kube/start.sh "$state/kube" >/dev/null
 # shellcheck disable=SC1091
 . "$state/kube/cluster.env"
 for i in $(seq 1 "$nodes_n"); do

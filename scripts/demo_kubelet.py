@@ -20,7 +20,7 @@ import sys
 import time
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(REPO_ROOT, "tests", "integration"))
+sys.path.insert(0, os.path.join(REPO_ROOT, "tests", "lab"))
 
 from kube import cluster as kube_cluster  # noqa: E402
 from kube.kubelet import FakeKubelet  # noqa: E402
@@ -50,7 +50,7 @@ def parse_taint(spec):
 
 def main():
     state_dir, containers = sys.argv[1], sys.argv[2:]
-    # The cluster that scripts/demo.sh started with tests/integration/kube/start.sh.
+    # The cluster that scripts/demo.sh started with tests/lab/kube/start.sh.
     cluster = kube_cluster.load(os.path.join(state_dir, "kube"))
     stop = []
     signal.signal(signal.SIGTERM, lambda *_: stop.append(True))

@@ -12,7 +12,7 @@ run() { make --no-print-directory "$1" || failed+=("$1"); }
 make --no-print-directory setup || { echo "setup failed"; exit 1; }
 # The kube binaries (kube-apiserver, etcd, helm; the skew tests' server is a second link of
 # the same build) are a Go build of about 12 minutes on 2 cores with an empty cache, and only
-# reliability, integration and the demo need them: they build behind the stages that do not
+# lab-tests, reliability, integration and the demo need them: they build behind the stages that do not
 # (a no-op when cached). Their output goes to .tmp/kube-bins.log; stage times still go to
 # stage-times.txt.
 make --no-print-directory kube-bins > .tmp/kube-bins.log 2>&1 &
@@ -23,7 +23,7 @@ if ! wait "$kube_bins"; then
 fi
 # The rest one after the other: on 2 cores, suites side by side took longer than in a row
 # (each is CPU-bound in ansible, apt and dpkg). make -o kube-bins: built above.
-for t in reliability integration; do
+for t in lab-tests reliability integration; do
   make --no-print-directory -o kube-bins "$t" || failed+=("$t")
 done
 # The demo as a user runs it: site.yml twice on the local lab, upgrade.yml and reset.yml,
@@ -34,7 +34,7 @@ scripts/stage.sh leftovers scripts/leftovers.sh || failed+=(leftovers)
 echo
 echo "==================== make test summary ===================="
 cat .tmp/stage-times.txt
-grep -hE '^(yamllint|antsibull-changelog|sanity|unit|integration|build|molecule|tarball|demo|reliability|execution environment)[ :]' \
+grep -hE '^(yamllint|antsibull-changelog|sanity|unit|lab-tests|integration|build|molecule|tarball|demo|reliability|execution environment)[ :]' \
   .tmp/stage.log 2>/dev/null || true
 echo "total: $(( $(date +%s) - start ))s; failed stages: ${failed[*]:-none}"
 [ ${#failed[@]} -eq 0 ]

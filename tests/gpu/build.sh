@@ -10,7 +10,7 @@
 #   $K3S_GPU_CACHE/gpu-containerd-<hash>/      containerd, containerd-shim-runc-v2, ctr
 #   $K3S_GPU_CACHE/gpu-runc-<hash>/runc        runc, CGO and static (as the 2026-12-01 probe)
 #   $K3S_GPU_CACHE/gpu-cni-<hash>/             bridge, host-local, loopback, portmap
-#   $K3S_GPU_CACHE/gpu-helm-<hash>/helm        helm (tests/integration/kube/helm/go.mod)
+#   $K3S_GPU_CACHE/gpu-helm-<hash>/helm        helm (tests/lab/kube/helm/go.mod)
 #   $K3S_GPU_CACHE/gpu-device-plugin-<hash>/nvidia-device-plugin   tests/lab/standins/device-plugin
 #   $K3S_GPU_CACHE/gpu-pause-<hash>/pause      the pause program (build/pause/pause.c), static
 #
@@ -128,8 +128,8 @@ build_cni() {
 }
 
 # helm, for the gpu_operator role's default install method, from the harness's pinned module
-# (tests/integration/kube/helm/go.mod), stamped as helm's Makefile stamps it.
-helm_mod="$here/../integration/kube/helm"
+# (tests/lab/kube/helm/go.mod), stamped as helm's Makefile stamps it.
+helm_mod="$here/../lab/kube/helm"
 build_helm() {
   local v
   v="$(cd "$helm_mod" && go list -m -f '{{.Version}}' helm.sh/helm/v3)"

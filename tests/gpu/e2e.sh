@@ -95,7 +95,7 @@ PY
     kill -9 "$node_pid"
   fi
   for p in kube-scheduler kube-controller-manager; do [ -f "$W/state/$p.pid" ] && kill "$(cat "$W/state/$p.pid")"; done
-  [ -d "$W/state" ] && "$repo/tests/integration/kube/stop.sh" "$W/state" >/dev/null 2>&1
+  [ -d "$W/state" ] && "$repo/tests/lab/kube/stop.sh" "$W/state" >/dev/null 2>&1
   [ -f "$W/mirror-state/pid" ] && kill "$(cat "$W/mirror-state/pid")"
   for f in "$W"/state/*.log; do [ -f "$f" ] && tail -n 200 "$f" > "$res/$(basename "$f")"; done
   if declare -F workspace_cleanup > /dev/null; then workspace_cleanup || rc=1; fi
@@ -152,7 +152,7 @@ ip link set lo up
 ip addr add "$NODE_IP/32" dev lo
 ip addr show lo | tee "$res/network.txt"
 
-phase "control plane: etcd, kube-apiserver (tests/integration/kube/start.sh), scheduler, controller-manager"
+phase "control plane: etcd, kube-apiserver (tests/lab/kube/start.sh), scheduler, controller-manager"
 token=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
 umask 077
 printf '%s\n' "$token" > "$W/node-token"
@@ -160,7 +160,7 @@ printf '%s\n' "$token" > "$W/node-token"
 # authoriser's naming), the part K3s's supervisor plays with the agent's join token.
 printf '%s,system:node:%s,node-%s,"system:nodes"\n' "$token" "$NODE" "$NODE" > "$W/extra-tokens.csv"
 umask 022
-KUBE_BIN_DIR=$W/bin KUBE_EXTRA_TOKENS_FILE=$W/extra-tokens.csv "$repo/tests/integration/kube/start.sh" "$W/state" | tail -n 1
+KUBE_BIN_DIR=$W/bin KUBE_EXTRA_TOKENS_FILE=$W/extra-tokens.csv "$repo/tests/lab/kube/start.sh" "$W/state" | tail -n 1
 # shellcheck disable=SC1091
 . "$W/state/cluster.env"
 export KUBECONFIG=$W/state/kubeconfig

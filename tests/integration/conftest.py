@@ -1,7 +1,8 @@
-"""Session fixtures for the integration tests.
+"""Fixtures of the integration tests (tests of the collection only).
 
-Each harness lives in its own module and is imported here, so this file stays a
-list. Kubernetes API (kube-apiserver + etcd, fake kubelet): tests/integration/kube/.
+They come from the lab's pytest plugin, tests/lab/pytest_lab/ (docs/lab.md): the real
+Kubernetes API (kube-apiserver + etcd, fake kubelet: tests/lab/kube/), the vendor mirror
+and the lab's Debian systemd containers. This file only lists them.
 """
 
 from __future__ import annotations
@@ -9,11 +10,12 @@ from __future__ import annotations
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "lab")))  # tests/lab: pytest_lab, kube
 
-# Kubernetes API. pytest_terminal_summary prints the harness's RSS after the tests; a
-# second harness that needs that hook should chain to this one rather than shadow it.
+# pytest_terminal_summary prints the kube harness's RSS after the tests; a second plugin
+# that needs that hook should chain to this one rather than shadow it.
 # pylint: disable=wrong-import-position,unused-import
-from kube.fixture import (  # noqa: E402,F401
-    fake_kubelet, kube_cluster, kube_cluster_skew, kube_namespace, pytest_terminal_summary,
+from pytest_lab import (  # noqa: E402,F401
+    fake_kubelet, kube_cluster, kube_cluster_skew, kube_namespace, lab_container, lab_mirror,
+    pytest_terminal_summary,
 )

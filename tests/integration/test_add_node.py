@@ -6,7 +6,7 @@
 
 Real: ansible-playbook and the playbooks, a Debian 12 systemd container as the new GPU node
 (podman connection), the lab's vendor mirror (stand-ins for NVIDIA's repositories, the K3s
-release and the operator chart; tests/lab), a real kube-apiserver (tests/integration/kube),
+release and the operator chart; tests/lab), a real kube-apiserver (tests/lab/kube),
 helm. Simulated: the node's kubelet. The lab's K3s agent is a stand-in that validates its
 configuration and records the node name, taints and labels it would register with; the
 demo's kubelet (scripts/demo_kubelet.py) registers that Node through the API once the agent
@@ -36,8 +36,7 @@ from kubernetes import client
 from kubernetes.client.rest import ApiException
 
 from kube import cluster as kube_cluster_mod
-
-pytest_plugins = ["lab_fixtures"]
+from pytest_lab import ANSIBLE_PLAYBOOK
 
 REPO = kube_cluster_mod.REPO_ROOT
 sys.path.insert(0, os.path.join(REPO, "scripts"))
@@ -126,7 +125,7 @@ def playbook(name, inventory, tmp_path, *args, timeout=1200):
                ANSIBLE_CALLBACK_RESULT_FORMAT="json")
     for var in ("HELM_CACHE_HOME", "HELM_CONFIG_HOME", "HELM_DATA_HOME"):
         env[var] = str(tmp_path / var.lower())
-    cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", inventory,
+    cmd = [ANSIBLE_PLAYBOOK, "-i", inventory,
            os.path.join(REPO, "playbooks", name + ".yml")] + list(args)
     proc = subprocess.run(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                           timeout=timeout, check=False)

@@ -20,11 +20,10 @@ import json
 import os
 import re
 import subprocess
-import sys
 
 import pytest
 
-pytest_plugins = ["lab_fixtures"]
+from pytest_lab import ANSIBLE_PLAYBOOK
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 PLAYBOOK = os.path.join(REPO, "tests", "integration", "playbooks", "cuda_driver_defaults.yml")
@@ -45,7 +44,7 @@ def run_role(container, mirror, tmp_path, check=False):
     }}}}))
     env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"), ANSIBLE_NOCOLOR="1",
                ANSIBLE_FORCE_COLOR="0")
-    cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", str(inventory), PLAYBOOK]
+    cmd = [ANSIBLE_PLAYBOOK, "-i", str(inventory), PLAYBOOK]
     if check:
         cmd += ["--check", "--diff"]
     proc = subprocess.run(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,

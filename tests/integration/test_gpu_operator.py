@@ -40,28 +40,13 @@ from kubernetes import client
 from kubernetes.client.rest import ApiException
 
 from kube import cluster as kube_cluster_mod
+from pytest_lab import ANSIBLE_PLAYBOOK
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROLE_PLAYBOOK = os.path.join(HERE, "playbooks", "gpu_operator_role.yml")
 INFO_PLAYBOOK = os.path.join(HERE, "playbooks", "gpu_operator_release_info.yml")
-MIRROR = os.path.join(kube_cluster_mod.REPO_ROOT, "tests", "lab", "mirror")
 K3S_CONTAINERD_CONFIG = "/var/lib/rancher/k3s/agent/etc/containerd/config.toml"
 K3S_CONTAINERD_SOCKET = "/run/k3s/containerd/containerd.sock"
-
-
-# --- the lab mirror (its own instance, stopped at the end) ------------------------------
-@pytest.fixture(scope="module")
-def mirror(tmp_path_factory):
-    state = str(tmp_path_factory.mktemp("mirror"))
-    env = dict(os.environ, LAB_MIRROR_STATE=state)
-    proc = subprocess.run([os.path.join(MIRROR, "start.sh")], env=env, stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, text=True, check=False)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    values = kube_cluster_mod._read_env(os.path.join(state, "env"))  # pylint: disable=protected-access
-    try:
-        yield values
-    finally:
-        subprocess.run([os.path.join(MIRROR, "stop.sh")], env=env, check=False)
 
 
 # --- running ansible ----------------------------------------------------------------------
@@ -72,7 +57,7 @@ def run_playbook(kube, playbook, extra_vars, tmp_path, check=False, expect_rc=0)
     env["ANSIBLE_CALLBACK_RESULT_FORMAT"] = "json"  # one line per message: easy to search
     for var in ("HELM_CACHE_HOME", "HELM_CONFIG_HOME", "HELM_DATA_HOME"):
         env[var] = str(tmp_path / var.lower())
-    cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", "localhost,", "-c", "local",
+    cmd = [ANSIBLE_PLAYBOOK, "-i", "localhost,", "-c", "local",
            "-e", "ansible_python_interpreter=%s" % sys.executable, "-e", json.dumps(extra_vars), playbook]
     if check:
         cmd.append("--check")
@@ -87,7 +72,7 @@ def run_playbook(kube, playbook, extra_vars, tmp_path, check=False, expect_rc=0)
 
 def role_vars(kube, mirror, namespace, **extra):
     out = {
-        "gpu_operator_chart_repo_url": mirror["LAB_MIRROR_URL"] + "/helm/nvidia",
+        "gpu_operator_chart_repo_url": mirror.url + "/helm/nvidia",
         "gpu_operator_helm_binary": kube.helm,
         "gpu_operator_kubeconfig": kube.kubeconfig,
         "gpu_operator_namespace": namespace,
@@ -235,12 +220,12 @@ def unique(prefix):
 
 
 # --- tests -------------------------------------------------------------------------------
-def test_helm_install_rerun_upgrade_and_remove(kube_cluster, fake_kubelet, mirror, tmp_path):
+def test_helm_install_rerun_upgrade_and_remove(kube_cluster, fake_kubelet, lab_mirror, tmp_path):
     """Host toolkit (the default): driver and toolkit off, no containerd env; the repository URL."""
     ns = unique("gpuop-helm")
     node = unique("gpu-node")
     fake_kubelet(node).register(gpus=1, labels={"nvidia.com/gpu.present": "true"})
-    variables = role_vars(kube_cluster, mirror, ns, gpu_operator_gpu_nodes=[node])
+    variables = role_vars(kube_cluster, lab_mirror, ns, gpu_operator_gpu_nodes=[node])
 
     with OperatorControllers(kube_cluster, ns, ["nvidia-device-plugin-daemonset", "nvidia-operator-validator"]) as ctl:
         first = run_playbook(kube_cluster, ROLE_PLAYBOOK, variables, tmp_path)
@@ -295,14 +280,14 @@ def test_helm_install_rerun_upgrade_and_remove(kube_cluster, fake_kubelet, mirro
     assert again["changed"] <= 1  # the release is gone; a Terminating namespace is deleted again by k8s
 
 
-def test_operator_toolkit_from_archive_with_k3s_paths(kube_cluster, fake_kubelet, mirror, tmp_path):
+def test_operator_toolkit_from_archive_with_k3s_paths(kube_cluster, fake_kubelet, lab_mirror, tmp_path):
     """Operator-managed toolkit, the article's v25.3.4, from a chart archive on the controller."""
     ns = unique("gpuop-tk")
     node = unique("gpu-node")
     fake_kubelet(node).register(gpus=1, labels={"nvidia.com/gpu.present": "true"})
     archive = tmp_path / "gpu-operator-v25.3.4.tgz"
-    shutil.copy(os.path.join(mirror["LAB_MIRROR_ROOT"], "helm", "nvidia", "charts", archive.name), archive)
-    variables = role_vars(kube_cluster, mirror, ns, gpu_operator_chart_ref=str(archive),
+    shutil.copy(os.path.join(lab_mirror.root, "helm", "nvidia", "charts", archive.name), archive)
+    variables = role_vars(kube_cluster, lab_mirror, ns, gpu_operator_chart_ref=str(archive),
                           gpu_operator_chart_version="v25.3.4", gpu_operator_toolkit_enabled=True,
                           gpu_operator_host_toolkit=False, gpu_operator_gpu_nodes=[node])
 
@@ -331,11 +316,11 @@ def test_operator_toolkit_from_archive_with_k3s_paths(kube_cluster, fake_kubelet
     assert "runs chart gpu-operator-v25.3.4, not gpu-operator-v26.7.0" in wrong["stdout"]
 
 
-def test_bounded_wait_names_what_is_not_ready(kube_cluster, fake_kubelet, mirror, tmp_path):
+def test_bounded_wait_names_what_is_not_ready(kube_cluster, fake_kubelet, lab_mirror, tmp_path):
     ns = unique("gpuop-wait")
     node = unique("gpu-node")
     fake_kubelet(node).register(gpus=1)
-    variables = role_vars(kube_cluster, mirror, ns, gpu_operator_wait_timeout=4, gpu_operator_gpu_nodes=[node])
+    variables = role_vars(kube_cluster, lab_mirror, ns, gpu_operator_wait_timeout=4, gpu_operator_gpu_nodes=[node])
     # Nothing plays the controllers: the Deployment is never observed, no DaemonSet appears.
     start = time.monotonic()
     out = run_playbook(kube_cluster, ROLE_PLAYBOOK, variables, tmp_path, expect_rc=2)["stdout"]
@@ -361,7 +346,7 @@ def _fixture_gpus(name):
         return _nvidia_smi.parse_xml(handle.read())["gpus"]
 
 
-def test_gpu_sharing_configmap_labels_and_values(kube_cluster, fake_kubelet, mirror, tmp_path):
+def test_gpu_sharing_configmap_labels_and_values(kube_cluster, fake_kubelet, lab_mirror, tmp_path):
     """Time-slicing configs and MIG profiles: the ConfigMap, the node labels and the chart values.
 
     The GPUs are nvidia-smi's real H200 capture (MIG-capable, MIG disabled) and the derived L4 one
@@ -376,7 +361,7 @@ def test_gpu_sharing_configmap_labels_and_values(kube_cluster, fake_kubelet, mir
     nodes = [{"name": h200, "mig_config": "all-1g.18gb", "sharing_config": "ts-2-strict",
               "gpus": _fixture_gpus("h200-1gpu-q.xml")},
              {"name": l4, "sharing_config": "ts-4", "gpus": _fixture_gpus("l4-1gpu-derived-no-mig-q.xml")}]
-    variables = role_vars(kube_cluster, mirror, ns, gpu_operator_wait=False, gpu_operator_gpu_nodes=nodes,
+    variables = role_vars(kube_cluster, lab_mirror, ns, gpu_operator_wait=False, gpu_operator_gpu_nodes=nodes,
                           gpu_operator_sharing_configs=configs, gpu_operator_sharing_default="ts-4",
                           gpu_operator_mig_strategy="mixed")
     core = client.CoreV1Api(kube_cluster.api_client())
@@ -448,10 +433,10 @@ def helmchart_crd(kube_cluster):
     return client.CustomObjectsApi(kube_cluster.api_client())
 
 
-def test_helmchart_mode_writes_the_k3s_resource(kube_cluster, mirror, helmchart_crd, tmp_path):
+def test_helmchart_mode_writes_the_k3s_resource(kube_cluster, lab_mirror, helmchart_crd, tmp_path):
     """K3s's helm controller is absent: the HelmChart resource itself is what is checked."""
     ns = unique("gpuop-hc")
-    variables = role_vars(kube_cluster, mirror, ns, gpu_operator_install_method="helmchart",
+    variables = role_vars(kube_cluster, lab_mirror, ns, gpu_operator_install_method="helmchart",
                           gpu_operator_wait=False, gpu_operator_toolkit_enabled=True,
                           gpu_operator_host_toolkit=False, gpu_operator_values={"cdi": {"enabled": False}})
     # No helm on the controller is needed in this mode.
@@ -461,7 +446,7 @@ def test_helmchart_mode_writes_the_k3s_resource(kube_cluster, mirror, helmchart_
     hc = helmchart_crd.get_namespaced_custom_object("helm.cattle.io", "v1", "kube-system", "helmcharts", ns)
     spec = hc["spec"]
     assert spec["chart"] == "gpu-operator"
-    assert spec["repo"] == mirror["LAB_MIRROR_URL"] + "/helm/nvidia"
+    assert spec["repo"] == lab_mirror.url + "/helm/nvidia"
     assert spec["version"] == "v26.7.0"
     assert spec["targetNamespace"] == ns and spec["createNamespace"] is True
     assert yaml.safe_load(spec["valuesContent"]) == {
@@ -492,7 +477,7 @@ def test_helmchart_mode_writes_the_k3s_resource(kube_cluster, mirror, helmchart_
     ({"gpu_operator_helm_binary": "/nonexistent/helm"}, "does not run on the controller"),
     ({"gpu_operator_install_method": "kubectl"}, "gpu_operator_install_method"),
 ])
-def test_preflight_refuses(kube_cluster, mirror, tmp_path, extra, message):
-    variables = role_vars(kube_cluster, mirror, unique("gpuop-pre"), **extra)
+def test_preflight_refuses(kube_cluster, lab_mirror, tmp_path, extra, message):
+    variables = role_vars(kube_cluster, lab_mirror, unique("gpuop-pre"), **extra)
     out = run_playbook(kube_cluster, ROLE_PLAYBOOK, variables, tmp_path, expect_rc=2)["stdout"]
     assert message in out

@@ -23,6 +23,8 @@ import pytest
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
+from pytest_lab import ANSIBLE_PLAYBOOK
+
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 MODULE = os.path.join(REPO, "plugins", "modules", "gpu_validate.py")
 NODE = "gpu-node-1"
@@ -248,7 +250,7 @@ def test_through_ansible_playbook(kube_cluster, kube_namespace, gpu_node, runtim
     env = kube_cluster.ansible_env()
     env["ANSIBLE_STDOUT_CALLBACK"] = "default"
     proc = subprocess.run(
-        [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", "localhost,",
+        [ANSIBLE_PLAYBOOK, "-i", "localhost,",
          "-e", "ansible_python_interpreter=%s" % sys.executable, str(playbook)],
         cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False, timeout=180)
     pod = player.result(proc.stdout[-3000:])

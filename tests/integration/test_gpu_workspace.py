@@ -37,6 +37,7 @@ from kubernetes import client
 from kubernetes.client.rest import ApiException
 
 from kube import cluster as kube_cluster_mod
+from pytest_lab import ANSIBLE_PLAYBOOK
 
 PLAYBOOK = os.path.join(kube_cluster_mod.REPO_ROOT, "playbooks", "workspace.yml")
 IMAGE = "registry.example.internal/ds/code-server-pytorch:2.9.0-cuda13.0-cs4.105.1"
@@ -58,7 +59,7 @@ def run_playbook(kube, extra_vars, tmp_path, check=False, diff=False, expect_rc=
     env["ANSIBLE_CONFIG"] = os.path.join(kube_cluster_mod.REPO_ROOT, "ansible.cfg")
     env["ANSIBLE_NOCOLOR"] = "1"
     env["ANSIBLE_CALLBACK_RESULT_FORMAT"] = "json"
-    cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", str(inventory),
+    cmd = [ANSIBLE_PLAYBOOK, "-i", str(inventory),
            "-e", json.dumps(dict({"k3s_gpu_kubeconfig": kube.kubeconfig}, **extra_vars)), PLAYBOOK]
     cmd += ["--check"] if check else []
     cmd += ["--diff"] if diff else []

@@ -3,7 +3,7 @@ within the Kubernetes version-skew policy, before anything changes on the node.
 
 Two real kube-apiservers play the K3s server: the harness's v1.36.3 (``kube_cluster``) and
 one that reports v1.35.4 (``kube_cluster_skew``: the same build linked with v1.35.4's version
-stamp, which also makes it emulate 1.35; tests/integration/kube/build.sh says why), so that the
+stamp, which also makes it emulate 1.35; tests/lab/kube/build.sh says why), so that the
 collection's former pinned agent (v1.36.3+k3s1) is newer than one of them. The node is a
 Debian 12 systemd container of the lab, driven through the podman connection; the version
 is read on the controller (localhost) with the harness's kubeconfig, as site.yml reads it
@@ -17,17 +17,14 @@ import os
 import re
 import secrets
 import subprocess
-import sys
 import uuid
 
 import pytest
 import yaml
 
-import lab_fixtures
+import pytest_lab
 
-pytest_plugins = ["lab_fixtures"]
-
-REPO_ROOT = lab_fixtures.REPO_ROOT
+REPO_ROOT = pytest_lab.REPO_ROOT
 PLAYBOOK = os.path.join(REPO_ROOT, "tests", "integration", "playbooks", "k3s_agent_role.yml")
 # What the role writes on a node; none of it may exist after a refused run.
 NODE_PATHS = ["/usr/local/bin/k3s", "/etc/rancher", "/etc/systemd/system/k3s-agent.service",
@@ -37,9 +34,9 @@ NODE_PATHS = ["/usr/local/bin/k3s", "/etc/rancher", "/etc/systemd/system/k3s-age
 @pytest.fixture(scope="module")
 def node():
     """One lab node for the runs that must not change it (each checks it is pristine)."""
-    name = "%sskew-%s" % (lab_fixtures.CONTAINER_PREFIX, uuid.uuid4().hex[:8])
+    name = "%sskew-%s" % (pytest_lab.CONTAINER_PREFIX, uuid.uuid4().hex[:8])
     try:
-        yield lab_fixtures.boot("debian12", name)
+        yield pytest_lab.boot("debian12", name)
     finally:
         subprocess.run(["podman", "rm", "-f", "-t", "0", name], check=False,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -78,7 +75,7 @@ def run_role(container, kube, mirror, tmp_path, tasks="main", token=None, **over
     env = {k: v for k, v in os.environ.items() if not k.startswith(("K8S_AUTH_", "KUBECONFIG"))}
     env.update({"ANSIBLE_CONFIG": os.path.join(REPO_ROOT, "ansible.cfg"), "ANSIBLE_NOCOLOR": "1",
                 "ANSIBLE_CALLBACK_RESULT_FORMAT": "json", "ANSIBLE_RETRY_FILES_ENABLED": "0"})
-    cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", str(inventory),
+    cmd = [pytest_lab.ANSIBLE_PLAYBOOK, "-i", str(inventory),
            "-e", "@%s" % vars_file, PLAYBOOK]
     proc = subprocess.run(cmd, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                           text=True, check=False, timeout=900)

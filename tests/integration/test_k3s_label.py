@@ -4,7 +4,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """k3s_gpu.node.k3s_label through ansible-playbook against the real kube-apiserver.
 
-Real: kube-apiserver + etcd (tests/integration/kube), ansible-playbook, the module, the
+Real: kube-apiserver + etcd (tests/lab/kube), ansible-playbook, the module, the
 kubernetes client. Simulated: the kubelet (kube.kubelet.FakeKubelet registers the node with
 the labels K3s's --node-label gives it at first registration).
 """
@@ -20,6 +20,7 @@ import uuid
 from kubernetes import client
 
 from kube import cluster as kube_cluster_mod
+from pytest_lab import ANSIBLE_PLAYBOOK
 
 PLAYBOOK = os.path.join(os.path.dirname(os.path.abspath(__file__)), "playbooks", "k3s_label_module.yml")
 
@@ -30,7 +31,7 @@ def run_label(kube, args, check=False, diff=False, expect_rc=0):
     env = kube.ansible_env()
     env["ANSIBLE_CONFIG"] = os.path.join(kube_cluster_mod.REPO_ROOT, "ansible.cfg")
     env["ANSIBLE_NOCOLOR"] = "1"
-    cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", "localhost,", "-c", "local",
+    cmd = [ANSIBLE_PLAYBOOK, "-i", "localhost,", "-c", "local",
            "-e", "ansible_python_interpreter=%s" % sys.executable,
            "-e", json.dumps({"k3s_label_args": args, "k3s_label_result_file": result_file}), PLAYBOOK]
     if check:

@@ -4,7 +4,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """k3s_gpu.node.k3s_node_policy through ansible-playbook against the real kube-apiserver.
 
-Real: kube-apiserver + etcd (tests/integration/kube), ansible-playbook, the role, the k3s_taint
+Real: kube-apiserver + etcd (tests/lab/kube), ansible-playbook, the role, the k3s_taint
 and k3s_label modules, the kubernetes client. Simulated: the kubelet (FakeKubelet registers the
 nodes, one of them without the taint, as a node that joined before the taint was configured).
 """
@@ -21,6 +21,7 @@ import uuid
 from kubernetes import client
 
 from kube import cluster as kube_cluster_mod
+from pytest_lab import ANSIBLE_PLAYBOOK
 
 PLAYBOOK = os.path.join(os.path.dirname(os.path.abspath(__file__)), "playbooks", "k3s_node_policy_role.yml")
 GPU_TAINT = "nvidia.com/gpu=true:NoSchedule"
@@ -30,7 +31,7 @@ def run_role(kube, extra_vars, check=False, expect_rc=0):
     env = kube.ansible_env()
     env["ANSIBLE_CONFIG"] = os.path.join(kube_cluster_mod.REPO_ROOT, "ansible.cfg")
     env["ANSIBLE_NOCOLOR"] = "1"
-    cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", "localhost,", "-c", "local",
+    cmd = [ANSIBLE_PLAYBOOK, "-i", "localhost,", "-c", "local",
            "-e", "ansible_python_interpreter=%s" % sys.executable, "-e", json.dumps(extra_vars), PLAYBOOK]
     if check:
         cmd.append("--check")

@@ -4,7 +4,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """k3s_gpu.node.k3s_taint through ansible-playbook against the real kube-apiserver.
 
-Real: kube-apiserver + etcd (tests/integration/kube), ansible-playbook, the module, the
+Real: kube-apiserver + etcd (tests/lab/kube), ansible-playbook, the module, the
 kubernetes client, RBAC and authentication. Simulated: the kubelet. Nodes are registered
 by kube.kubelet.FakeKubelet, which writes through the same API what a K3s agent's kubelet
 writes (the Node, its status, and the node lifecycle controller's not-ready taints).
@@ -23,6 +23,7 @@ import uuid
 from kubernetes import client
 
 from kube import cluster as kube_cluster_mod
+from pytest_lab import ANSIBLE_PLAYBOOK
 
 PLAYBOOK = os.path.join(os.path.dirname(os.path.abspath(__file__)), "playbooks", "k3s_taint_module.yml")
 GPU = "nvidia.com/gpu=true:NoSchedule"
@@ -37,7 +38,7 @@ def run_taint_with_output(kube, args, check=False, diff=False, expect_rc=0):
     env = kube.ansible_env()
     env["ANSIBLE_CONFIG"] = os.path.join(kube_cluster_mod.REPO_ROOT, "ansible.cfg")
     env["ANSIBLE_NOCOLOR"] = "1"
-    cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", "localhost,", "-c", "local",
+    cmd = [ANSIBLE_PLAYBOOK, "-i", "localhost,", "-c", "local",
            "-e", "ansible_python_interpreter=%s" % sys.executable,
            "-e", json.dumps({"k3s_taint_args": args, "k3s_taint_result_file": result_file}), PLAYBOOK]
     if check:

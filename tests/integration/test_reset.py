@@ -26,14 +26,12 @@ import json
 import os
 import re
 import subprocess
-import sys
 
 import pytest
 
+from pytest_lab import ANSIBLE_PLAYBOOK
 # token_file is a fixture: imported so that pytest finds it here
 from test_add_node import DemoKubelet, node_host, playbook, recap, token_file, write_inventory  # noqa: F401  pylint: disable=unused-import
-
-pytest_plugins = ["lab_fixtures"]
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 
@@ -145,7 +143,7 @@ DOCKER_CONFIG = {
 def absent_run(c, tmp_path, runtime, *args):
     inventory = tmp_path / ("absent-%s.json" % runtime)
     inventory.write_text(json.dumps({"all": {"hosts": {c.name: node_host(c.name, container_toolkit_runtime=runtime)}}}))
-    proc = subprocess.run([os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", str(inventory),
+    proc = subprocess.run([ANSIBLE_PLAYBOOK, "-i", str(inventory),
                            os.path.join(REPO, "tests", "integration", "playbooks", "container_toolkit_absent.yml"),
                            *args], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False,
                           env=dict(os.environ, ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"), ANSIBLE_NOCOLOR="1"),

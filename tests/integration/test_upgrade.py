@@ -38,8 +38,6 @@ from kubernetes.client.rest import ApiException
 
 from test_add_node import node_host, playbook, recap  # pylint: disable=import-error
 
-pytest_plugins = ["lab_fixtures"]
-
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FIXTURES = os.path.join(REPO, "tests", "unit", "fixtures")
 GPU_TAINT = {"key": "nvidia.com/gpu", "value": "true", "effect": "NoSchedule"}

@@ -14,7 +14,7 @@ loaded module's /sys/module/nvidia/version (a host directory bound over /sys/mod
 test_cuda_driver_source.py), a driver package built here with dpkg-deb (name and version of
 NVIDIA's nvidia-driver-cuda), the containerd config K3s renders with the nvidia runtime
 (tests/unit/fixtures/k3s, derived from K3s's v3 template) and the runtime binary it names (an
-empty executable). The kubelet is FakeKubelet (tests/integration/kube); the RuntimeClasses are
+empty executable). The kubelet is FakeKubelet (tests/lab/kube); the RuntimeClasses are
 written as the GPU Operator (nvidia) and the gpu_operator role (k3s-gpu-nvidia) write them.
 """
 
@@ -32,8 +32,6 @@ from kubernetes import client
 from kubernetes.client.rest import ApiException
 
 from test_add_node import node_host, playbook, recap  # pylint: disable=import-error
-
-pytest_plugins = ["lab_fixtures"]
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FIXTURES = os.path.join(REPO, "tests", "unit", "fixtures")

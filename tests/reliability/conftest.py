@@ -4,10 +4,10 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Fixtures of the reliability matrix, and the writer of its results.
 
-Reused from the integration harnesses (not duplicated): the real kube-apiserver fixtures
-(tests/integration/kube/fixture.py: kube_cluster, fake_kubelet) and the lab's container
-boot helper (tests/integration/lab_fixtures.py). The mirror is a private instance
-(tests/lab/mirror/start.sh with its own state directory) because the fault tests stop it.
+From the lab's pytest plugin (tests/lab/pytest_lab/, not duplicated): the real
+kube-apiserver fixtures (tests/lab/kube/fixture.py: kube_cluster, fake_kubelet), the lab's
+container boot helper (pytest_lab.boot) and the mirror (pytest_lab.Mirror). The mirror is
+a private instance (its own state directory) because the fault tests stop it.
 
 Every test records its row(s) with the ``matrix`` fixture; rows start as FAILED and become
 "passed" only when the test's assertions passed. At the end of a session that ran the
@@ -29,13 +29,11 @@ import uuid
 import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-INTEGRATION = os.path.join(HERE, "..", "integration")
-sys.path.insert(0, os.path.abspath(INTEGRATION))
+sys.path.insert(0, os.path.abspath(os.path.join(HERE, "..", "lab")))  # tests/lab: pytest_lab, kube
 sys.path.insert(0, HERE)
 
 # pylint: disable=wrong-import-position,unused-import
-from kube.fixture import fake_kubelet, kube_cluster  # noqa: E402,F401
-from lab_fixtures import boot  # noqa: E402
+from pytest_lab import Mirror, boot, fake_kubelet, kube_cluster  # noqa: E402,F401
 
 import lab  # noqa: E402
 
@@ -99,7 +97,7 @@ def pytest_collection_finish(session):
 # --- shared resources ------------------------------------------------------------------------
 @pytest.fixture(scope="session")
 def mirror(tmp_path_factory):
-    m = lab.Mirror(str(tmp_path_factory.mktemp("mirror")))
+    m = Mirror(str(tmp_path_factory.mktemp("mirror")))
     m.start()
     try:
         yield m

@@ -2,7 +2,8 @@
 # Copyright (c) 2026, k3s_gpu.node contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Helpers of the reliability tests: running ansible-playbook, and state snapshots.
+"""Helpers of the reliability tests: inventories, failure messages and state snapshots
+(ansible-playbook and the mirror come from the lab's plugin, tests/lab/pytest_lab/).
 
 A snapshot is what "nothing changed" means in the matrix:
 
@@ -30,11 +31,12 @@ from dataclasses import dataclass, field
 
 import yaml
 
+from pytest_lab import playbook as _playbook
+from pytest_lab.playbook import Run, ansible_env  # noqa: F401 (the tests use lab.Run, lab.ansible_env)
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
 PLAYBOOKS = os.path.join(HERE, "playbooks")
-ANSIBLE_PLAYBOOK = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
-MIRROR_DIR = os.path.join(REPO, "tests", "lab", "mirror")
 
 SNAPSHOT_SCRIPT = r"""
 export LC_ALL=C
@@ -53,95 +55,16 @@ systemctl list-units --type=service --state=active --no-legend --no-pager --plai
 
 
 # --- running ansible -----------------------------------------------------------------------
-@dataclass
-class Run:
-    rc: int
-    stdout: str
-    stderr: str
-    elapsed: float
-    cmd: list = field(default_factory=list)
-
-    @property
-    def output(self) -> str:
-        return self.stdout + self.stderr
-
-    def json(self) -> dict:
-        """The json stdout callback's document (warnings may precede it)."""
-        start = self.stdout.find("{")
-        assert start >= 0, "no JSON in the output:\n" + self.output[-4000:]
-        return json.loads(self.stdout[start:])
-
-    def recap(self, host: str) -> dict:
-        """ok/changed/failed/... of one host from the default callback's PLAY RECAP."""
-        m = re.search(r"^%s\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)" % re.escape(host),
-                      self.stdout, re.M)
-        assert m, "no recap for %s in:\n%s" % (host, self.output[-4000:])
-        return {"ok": int(m.group(1)), "changed": int(m.group(2)), "unreachable": int(m.group(3)),
-                "failed": int(m.group(4))}
-
-    def changed_tasks(self, host: str) -> list[str]:
-        """Names of the tasks reported `changed: [host]` (default callback)."""
-        names, current = [], None
-        for line in self.stdout.splitlines():
-            m = re.match(r"^(?:TASK|RUNNING HANDLER) \[(.*?)\] \**$", line)
-            if m:
-                current = m.group(1)
-            elif re.match(r"^changed: \[%s\]" % re.escape(host), line) and current:
-                if current not in names:
-                    names.append(current)
-        return names
-
-
-def ansible_env(extra: dict | None = None) -> dict:
-    env = dict(os.environ)
-    env.update({
-        "ANSIBLE_CONFIG": os.path.join(REPO, "ansible.cfg"),
-        "ANSIBLE_NOCOLOR": "1",
-        "ANSIBLE_FORCE_COLOR": "0",
-        "ANSIBLE_RETRY_FILES_ENABLED": "0",
-        "ANSIBLE_FORKS": "8",
-        "ANSIBLE_CALLBACK_RESULT_FORMAT": "json",
-    })
-    coll = os.path.join(REPO, ".build", "collections")
-    env["PYTHONPATH"] = coll + (":" + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    env.update(extra or {})
-    return env
-
-
-VARS_DIR = os.path.join(REPO, ".tmp", "reliability", "vars")
-
-
+# The runner is the lab's (tests/lab/pytest_lab/playbook.py); a relative playbook name is one
+# of this suite's (tests/reliability/playbooks).
 def playbook_cmd(playbook: str, inventory: str, extra_vars: dict | None = None, args: list | None = None) -> list:
-    """The ansible-playbook command line. Extra vars go through a 0600 file (-e @file), never
-    the command line, where `ps` would show the tokens the leak checks look for."""
-    cmd = [ANSIBLE_PLAYBOOK, "-i", inventory]
-    if extra_vars:
-        os.makedirs(VARS_DIR, exist_ok=True)
-        fd, path = tempfile.mkstemp(suffix=".json", dir=VARS_DIR)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(extra_vars, f)
-        cmd += ["-e", "@" + path]
-    cmd += list(args or [])
-    cmd.append(playbook if os.path.isabs(playbook) else os.path.join(PLAYBOOKS, playbook))
-    return cmd
+    return _playbook.playbook_cmd(playbook, inventory, extra_vars, args, playbooks=PLAYBOOKS)
 
 
 def run_playbook(playbook: str, inventory: str, extra_vars: dict | None = None, args: list | None = None,
-                 env: dict | None = None, json_callback: bool = False, timeout: float = 600) -> Run:
-    cmd = playbook_cmd(playbook, inventory, extra_vars, args)
-    env = ansible_env(env)
-    if json_callback:
-        env["ANSIBLE_STDOUT_CALLBACK"] = "ansible.posix.json"
-        env["ANSIBLE_JSON_INDENT"] = "0"
-    start = time.monotonic()
-    try:
-        proc = subprocess.run(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                              timeout=timeout, check=False)
-    finally:
-        for arg in cmd:
-            if arg.startswith("@" + VARS_DIR):
-                os.unlink(arg[1:])
-    return Run(proc.returncode, proc.stdout, proc.stderr, time.monotonic() - start, cmd)
+                 **kwargs) -> Run:
+    """pytest_lab's run_playbook (env, json_callback, timeout as there)."""
+    return _playbook.run_playbook(playbook, inventory, extra_vars, args, playbooks=PLAYBOOKS, **kwargs)
 
 
 def write_inventory(path: str, groups: dict) -> str:
@@ -230,54 +153,6 @@ def diff(before: str, after: str, label: str = "state") -> str:
         return ""
     return "".join(difflib.unified_diff(before.splitlines(True), after.splitlines(True), label + " before",
                                         label + " after", n=0))
-
-
-# --- the mirror --------------------------------------------------------------------------------
-class Mirror:
-    """A private lab mirror (tests/lab/mirror/start.sh with its own state dir) that a test can
-    stop and start again (a new port each time: read .url after start())."""
-
-    def __init__(self, state: str):
-        self.state = state
-        self.env = dict(os.environ, LAB_MIRROR_STATE=state)
-        self.url = ""
-
-    def start(self) -> str:
-        proc = subprocess.run([os.path.join(MIRROR_DIR, "start.sh")], env=self.env, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True, check=False)
-        assert proc.returncode == 0, "mirror start.sh failed:\n%s%s" % (proc.stdout, proc.stderr)
-        self.url = proc.stdout.strip().splitlines()[-1]
-        return self.url
-
-    def stop(self) -> None:
-        subprocess.run([os.path.join(MIRROR_DIR, "stop.sh")], env=self.env, check=False,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-    def running(self) -> bool:
-        try:
-            with open(os.path.join(self.state, "pid"), encoding="utf-8") as f:
-                os.kill(int(f.read().strip()), 0)
-            return True
-        except (OSError, ValueError):
-            return False
-
-    def fault(self, *args: str) -> None:
-        subprocess.run([os.path.join(MIRROR_DIR, "fault.sh"), *args], env=self.env, check=True)
-
-    def delayed(self, path: str) -> bool:
-        """Whether a request for `path` is being (or was) held by a delay fault."""
-        try:
-            with open(os.path.join(self.state, "delayed.log"), encoding="utf-8", errors="replace") as f:
-                return path in f.read().splitlines()
-        except OSError:
-            return False
-
-    def access_log(self) -> str:
-        try:
-            with open(os.path.join(self.state, "access.log"), encoding="utf-8", errors="replace") as f:
-                return f.read()
-        except OSError:
-            return ""
 
 
 # --- sampling ps during a run ------------------------------------------------------------------

@@ -33,7 +33,7 @@ import pytest
 
 import lab
 from conftest import CONTAINER_PREFIX, Node, remove_node, wait_booted
-from lab_fixtures import boot
+from pytest_lab import boot
 
 IPTABLES_DEBS = ["iptables", "netbase", "libxtables12", "libip4tc2", "libip6tc2", "libnetfilter-conntrack3",
                  "libnfnetlink0", "libnftnl11", "libmnl0"]

@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 REPO_ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-HELM_GO_MOD = os.path.join(REPO_ROOT, "tests", "integration", "kube", "helm", "go.mod")
+HELM_GO_MOD = os.path.join(REPO_ROOT, "tests", "lab", "kube", "helm", "go.mod")
 # helm v3.22.0's release notes (https://github.com/helm/helm/releases/tag/v3.22.0) publish
 # these sha256 sums of helm-v3.22.0-linux-{amd64,arm64}.tar.gz.
 PUBLISHED_SHA256 = {

@@ -9,7 +9,7 @@
 // Each case is the body of the upstream main function of that component:
 // https://github.com/kubernetes/kubernetes/tree/v1.36.3/cmd/{kube-apiserver,
 // kube-scheduler,kube-controller-manager,kubelet}/*.go, and etcd's
-// etcdmain.Main as tests/integration/kube/apiserver/etcd/main.go calls it.
+// etcdmain.Main as tests/lab/kube/apiserver/etcd/main.go calls it.
 package main
 
 import (

@@ -20,8 +20,6 @@ import urllib.request
 import pytest
 import yaml
 
-pytest_plugins = ["lab_fixtures"]
-
 NCT = "/libnvidia-container/stable/deb/amd64/"
 CUDA12 = "/compute/cuda/repos/debian12/x86_64/"
 NCT_PKGS = ["nvidia-container-toolkit", "nvidia-container-toolkit-base", "libnvidia-container-tools",
@@ -194,9 +192,10 @@ def test_injected_delay(lab_mirror):
 
 
 def test_mirror_stopped_mid_run(tmp_path):
-    from lab_fixtures import start_mirror  # pylint: disable=import-outside-toplevel
+    from pytest_lab import Mirror  # pylint: disable=import-outside-toplevel
 
-    mirror = start_mirror(str(tmp_path / "state"))
+    mirror = Mirror(str(tmp_path / "state"))
+    mirror.start()
     try:
         assert mirror.get("/helm/nvidia/index.yaml").startswith(b"apiVersion: v1")
         pid = open(os.path.join(mirror.state, "pid"), encoding="utf-8").read().strip()
@@ -249,7 +248,7 @@ def find_helm():
 def test_real_helm_renders_standin_chart_from_mirror(lab_mirror, tmp_path):
     helm = find_helm()
     if helm is None:
-        pytest.skip("helm not built: run tests/integration/kube/build.sh")
+        pytest.skip("helm not built: run tests/lab/kube/build.sh")
     env = dict(os.environ, HELM_CACHE_HOME=str(tmp_path / "cache"), HELM_CONFIG_HOME=str(tmp_path / "config"),
                HELM_DATA_HOME=str(tmp_path / "data"))
     proc = subprocess.run(

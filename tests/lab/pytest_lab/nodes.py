@@ -1,84 +1,26 @@
-"""Pytest fixtures for the local lab: the vendor mirror and Debian systemd containers.
+"""Lab nodes: Debian systemd containers of the lab images (tests/lab/images.sh) under podman.
 
-Load with ``pytest_plugins = ["lab_fixtures"]`` in a test module (tests/integration is on
-sys.path through conftest.py), or import the fixtures in conftest.py.
-
-- ``lab_mirror`` (session): builds the mirror tree (tests/lab/mirror/build.sh, cached) and
-  starts its own server in ``.tmp/mirror-pytest-<pid>/`` so fault injection never disturbs a
-  mirror someone else started; stopped at the end of the session, even on failure.
+- ``boot(release, name)`` boots ``localhost/k3s-gpu-lab:<release>`` with systemd and
+  ``--network=host`` (to reach the mirror on 127.0.0.1) and waits for systemd;
 - ``lab_container`` (function): a factory; ``lab_container("debian12", hostname=None)`` boots
-  ``localhost/k3s-gpu-lab:debian12`` (with that kernel host name, ``uname -n``, when given)
-  with systemd and ``--network=host`` (to reach the mirror on 127.0.0.1) under a unique
-  ``k3slab-`` name, waits for systemd, and removes the container after the test.
-  tests/lab/leftovers.sh checks that none survive.
+  one under a unique ``k3slab-`` name (with that kernel host name, ``uname -n``, when given)
+  and removes the container after the test. tests/lab/leftovers.sh checks that none survive.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import time
-import urllib.request
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pytest
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-LAB = os.path.join(REPO_ROOT, "tests", "lab")
-MIRROR = os.path.join(LAB, "mirror")
+from .paths import LAB
+
 CONTAINER_PREFIX = "k3slab-"
 IMAGES = {"debian12": "localhost/k3s-gpu-lab:debian12", "debian13": "localhost/k3s-gpu-lab:debian13"}
-
-
-@dataclass
-class Mirror:
-    """A running lab mirror."""
-
-    url: str
-    root: str
-    keys: str
-    state: str
-    env: dict = field(default_factory=dict)
-
-    def fault(self, *args: str) -> None:
-        """tests/lab/mirror/fault.sh with this mirror's state dir (status/delay/clear)."""
-        subprocess.run([os.path.join(MIRROR, "fault.sh"), *args], check=True, env=self.env)
-
-    def get(self, path: str, timeout: float = 10) -> bytes:
-        with urllib.request.urlopen(self.url + path, timeout=timeout) as resp:  # noqa: S310 - 127.0.0.1
-            return resp.read()
-
-    def stop(self) -> None:
-        subprocess.run([os.path.join(MIRROR, "stop.sh")], check=True, env=self.env)
-
-
-def start_mirror(state: str) -> Mirror:
-    env = dict(os.environ, LAB_MIRROR_STATE=state)
-    proc = subprocess.run([os.path.join(MIRROR, "start.sh")], env=env, check=False,
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    if proc.returncode != 0:
-        raise RuntimeError("tests/lab/mirror/start.sh failed (rc %s):\n%s%s"
-                           % (proc.returncode, proc.stdout, proc.stderr))
-    values = {}
-    with open(os.path.join(state, "env"), encoding="utf-8") as f:
-        for line in f:
-            k, _sep, v = line.strip().partition("=")
-            values[k] = v
-    return Mirror(url=values["LAB_MIRROR_URL"], root=values["LAB_MIRROR_ROOT"],
-                  keys=values["LAB_MIRROR_KEYS"], state=state, env=env)
-
-
-@pytest.fixture(scope="session")
-def lab_mirror():
-    state = os.path.join(REPO_ROOT, ".tmp", "mirror-pytest-%d" % os.getpid())
-    mirror = start_mirror(state)
-    try:
-        yield mirror
-    finally:
-        mirror.stop()
-        shutil.rmtree(state, ignore_errors=True)
 
 
 @dataclass

@@ -29,7 +29,7 @@ def _run_build(script: str) -> str:
     proc = subprocess.run([script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, check=False)
     if proc.returncode != 0:
         raise KubeHarnessError(
-            "tests/integration/kube/%s failed (rc=%d) after %.0fs:\n%s\n%s"
+            "tests/lab/kube/%s failed (rc=%d) after %.0fs:\n%s\n%s"
             % (os.path.basename(script), proc.returncode, time.monotonic() - start,
                proc.stdout[-4000:], proc.stderr[-4000:])
         )

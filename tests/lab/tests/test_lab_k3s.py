@@ -16,8 +16,6 @@ import time
 
 import pytest
 
-pytest_plugins = ["lab_fixtures"]
-
 RELEASE = "/k3s-io/k3s/releases/download/v1.36.3+k3s1/"
 
 

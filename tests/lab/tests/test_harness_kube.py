@@ -18,8 +18,9 @@ from kubernetes import client
 from kubernetes.client.rest import ApiException
 
 from kube import cluster as kube_cluster_mod
+from pytest_lab import ANSIBLE_PLAYBOOK
 
-PLAYBOOKS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "kube", "testdata", "playbooks")
+PLAYBOOKS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "kube", "testdata", "playbooks")
 
 
 def run_playbook(kube, playbook, tmp_path, extra_vars=None):
@@ -28,7 +29,7 @@ def run_playbook(kube, playbook, tmp_path, extra_vars=None):
     for var in ("HELM_CACHE_HOME", "HELM_CONFIG_HOME", "HELM_DATA_HOME"):
         env[var] = str(tmp_path / var.lower())
     cmd = [
-        os.path.join(os.path.dirname(sys.executable), "ansible-playbook"),
+        ANSIBLE_PLAYBOOK,
         "-i", "localhost,", "-c", "local",
         "-e", "ansible_python_interpreter=%s" % sys.executable,
         "-e", json.dumps(extra_vars or {}),
