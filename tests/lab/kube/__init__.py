@@ -1,4 +1,4 @@
-"""A real Kubernetes API for the integration tests.
+"""A real Kubernetes API for the tests (part of the lab, tests/lab).
 
 ``cluster`` starts and stops the kube-apiserver and etcd built by ``build.sh``;
 ``kubelet`` plays a kubelet's part (node registration, pod status, container

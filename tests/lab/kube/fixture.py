@@ -1,4 +1,4 @@
-"""pytest fixtures for the real Kubernetes API (imported by tests/integration/conftest.py).
+"""pytest fixtures for the real Kubernetes API (re-exported by the lab's plugin, tests/lab/pytest_lab).
 
 ``kube_cluster`` (session): builds the binaries when missing (build.sh; fails
 loudly when it cannot), starts etcd + kube-apiserver on free 127.0.0.1 ports,
