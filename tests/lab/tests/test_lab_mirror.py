@@ -20,6 +20,8 @@ import urllib.request
 import pytest
 import yaml
 
+from pytest_lab import REPO_ROOT
+
 NCT = "/libnvidia-container/stable/deb/amd64/"
 CUDA12 = "/compute/cuda/repos/debian12/x86_64/"
 NCT_PKGS = ["nvidia-container-toolkit", "nvidia-container-toolkit-base", "libnvidia-container-tools",
@@ -131,7 +133,7 @@ def test_cuda_keyring_branch_pin_and_standins(lab_mirror, lab_container, release
     assert c.exec("systemctl is-active nvidia-persistenced").stdout.strip() == "active"
 
     # The lab-only fake-GPU hook replays real captured outputs (a harness opts in; roles never do).
-    fixture = os.path.join(os.path.dirname(__file__), "..", "unit", "fixtures", "nvidia-smi", "h100-1gpu-q.xml")
+    fixture = os.path.join(REPO_ROOT, "tests", "unit", "fixtures", "nvidia-smi", "h100-1gpu-q.xml")
     c.exec("mkdir -p /etc/k3s-gpu-lab/fake-gpu")
     c.put(fixture, "/etc/k3s-gpu-lab/fake-gpu/nvidia-smi-q.xml")
     with open(fixture, encoding="utf-8") as f:
@@ -239,7 +241,7 @@ def test_helm_repository_index_and_charts(lab_mirror):
 
 
 def find_helm():
-    for path in (os.path.join(os.path.dirname(__file__), "..", "..", ".tmp", "kube", "bin", "helm"),):
+    for path in (os.path.join(REPO_ROOT, ".tmp", "kube", "bin", "helm"),):
         if os.access(path, os.X_OK):
             return os.path.abspath(path)
     return None

@@ -15,7 +15,8 @@ import shutil
 import subprocess
 import tempfile
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from pytest_lab import REPO_ROOT
+
 CACHE = os.environ.get("K3S_GPU_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "k3s-gpu-node")
 
 
