@@ -20,19 +20,17 @@ from __future__ import annotations
 import difflib
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
 import tempfile
 import threading
-import time
-from dataclasses import dataclass, field
 
 import yaml
 
 from pytest_lab import playbook as _playbook
-from pytest_lab.playbook import Run, ansible_env  # noqa: F401 (the tests use lab.Run, lab.ansible_env)
+# The tests use lab.Run and lab.ansible_env.
+from pytest_lab.playbook import Run, ansible_env  # noqa: F401  pylint: disable=unused-import
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
