@@ -116,6 +116,7 @@ def run(module, nodes, node_name, wanted):
     state = module.params["state"]
 
     def change(node, _result):
+        # node None: check mode, not registered yet; the change it would make to a node without labels
         before = {} if node is None else dict((node.get("metadata") or {}).get("labels") or {})
         after = labellib.desired_labels(before, wanted, state)
         if node is not None and before != after:

@@ -158,7 +158,7 @@ def run(module, nodes, node_name, wanted):
         return taintlib.desired_taints(before, wanted, params["state"], params["exclusive"])
 
     def change(node, result):
-        if node is None:
+        if node is None:  # check mode, not registered yet: the change it would make once it registers
             return [], desired([])
         for _attempt in range(CONFLICT_RETRIES):
             before = taintlib.from_api((node.get("spec") or {}).get("taints"))
