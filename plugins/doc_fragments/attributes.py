@@ -8,7 +8,7 @@ from __future__ import annotations
 
 class ModuleDocFragment(object):
 
-    # The attributes every module of the collection documents.
+    # The attributes every module of the collection documents; every one runs on POSIX targets.
     DOCUMENTATION = r"""
 options: {}
 attributes:
@@ -16,11 +16,6 @@ attributes:
     description: Can run in C(check_mode) and report what it would change without changing the target.
   diff_mode:
     description: Reports what has changed (or would change in C(check_mode)) when run with C(--diff).
-"""
-
-    PLATFORM = r"""
-options: {}
-attributes:
   platform:
     description: Target operating systems the module supports.
     support: full
@@ -34,7 +29,8 @@ attributes:
     description: Returns an C(ansible_facts) dictionary that updates the host's facts.
 """
 
-    # For modules that only read: use with DOCUMENTATION (and FACTS for facts modules).
+    # For modules that only read: use with DOCUMENTATION (and FACTS for facts modules). A module's own
+    # attributes.check_mode or attributes.diff_mode replaces the one here (support and details both).
     READ_ONLY = r"""
 options: {}
 attributes:

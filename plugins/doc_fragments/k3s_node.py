@@ -50,10 +50,19 @@ attributes:
         validates it and checks the permissions without storing anything.
       - A node that is not registered yet is not waited for in check mode; the module reports the
         change it would make once the node exists, with a warning.
+  diff_mode:
+    support: full
+    details:
+      - Shows the node's taints or labels (the module's items) before and after, one per line in the
+        syntax of K3s's C(--node-taint) (C(key[=value]:Effect)) or C(--node-label) (C(key=value)).
 requirements:
   - kubernetes >= 24.2.0 (Python library, where the module runs)
   - PyYAML >= 3.11
 notes:
   - Run it where the API is reachable, usually the controller (C(delegate_to) or a play on localhost).
   - The user needs C(get) and C(patch) on C(nodes) (cluster scope).
+seealso:
+  - name: K3s agent options (node-name, node-taint, node-label)
+    description: K3s documentation of the agent's node options, which apply only when a node registers.
+    link: https://docs.k3s.io/cli/agent
 """

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import fnmatch
 
+from ansible_collections.k3s_gpu.node.plugins.module_utils._records import split_records
+
 
 class MadisonParseError(ValueError):
     """A line that is not ``package | version | source``."""
@@ -33,18 +35,9 @@ def parse_madison(output):
     one), each once. Blank lines are skipped; any other line without three fields raises
     MadisonParseError naming it.
     """
-    lines = output.splitlines() if isinstance(output, str) else list(output or [])
     offered = {}
-    for line in lines:
-        if not isinstance(line, str):
-            raise MadisonParseError("apt-cache madison line %r is not a string" % (line,))
-        if not line.strip():
-            continue
-        fields = [f.strip() for f in line.split("|")]
-        if len(fields) != 3 or not fields[0] or not fields[1]:
-            raise MadisonParseError("unexpected apt-cache madison line %r (expected 'package | version | source')"
-                                    % line)
-        package, version, source = fields
+    for package, version, source in split_records(output, "|", 3, 2, MadisonParseError, "apt-cache madison",
+                                                  "'package | version | source'"):
         if source.endswith(" Sources"):
             continue
         versions = offered.setdefault(package, [])

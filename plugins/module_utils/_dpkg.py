@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import re
 
+from ansible_collections.k3s_gpu.node.plugins.module_utils._records import split_records
+
 
 class DpkgParseError(ValueError):
     """A line that is not ``package<TAB>version<TAB>status``."""
@@ -28,18 +30,10 @@ class DpkgParseError(ValueError):
 
 def parse_dpkg_query(output):
     """``{package: version}`` of the installed packages in dpkg-query's output (see above)."""
-    lines = output.splitlines() if isinstance(output, str) else list(output or [])
     installed = {}
-    for line in lines:
-        if not isinstance(line, str):
-            raise DpkgParseError("dpkg-query line %r is not a string" % (line,))
-        if not line.strip():
-            continue
-        fields = line.split("\t")
-        if len(fields) != 3 or not fields[0].strip():
-            raise DpkgParseError("unexpected dpkg-query line %r (expected 'package<TAB>version<TAB>status', "
-                                 "from --showformat='${Package}\\t${Version}\\t${db:Status-Abbrev}\\n')" % line)
-        package, version, status = fields[0].strip(), fields[1].strip(), fields[2]
+    for package, version, status in split_records(
+            output, "\t", 3, 1, DpkgParseError, "dpkg-query",
+            "'package<TAB>version<TAB>status', from --showformat='${Package}\\t${Version}\\t${db:Status-Abbrev}\\n'"):
         if len(status) >= 2 and status[1] == "i" and version:
             installed[package.split(":")[0]] = version
     return installed

@@ -11,10 +11,12 @@ PRIVATE to the k3s_gpu.node collection: the functions here may change without no
 
 from __future__ import annotations
 
+import collections
 import copy
+import operator
 import time
 
-from ansible_collections.k3s_gpu.node.plugins.module_utils import _taints
+from ansible_collections.k3s_gpu.node.plugins.module_utils import _labels, _taints
 from ansible_collections.k3s_gpu.node.plugins.module_utils._kube_client import (
     ApiError,
     auth_argument_spec,
@@ -156,6 +158,30 @@ def registered_node(module, nodes, node_name, result):
             "%s" % (node_name, params["wait_timeout"], hint),
         **result)
     return None  # not reached: fail_json exits
+
+
+# What a node module manages, as its result reports it: the kind in the diff header, when two sets are
+# the same, the form returned, the changes, and the text of --diff.
+NodeItems = collections.namedtuple("NodeItems", "kind equal public changes diff_text")
+LABELS = NodeItems("labels", operator.eq, dict, _labels.changes, _labels.diff_text)
+TAINTS = NodeItems("taints", _taints.taints_equal, _taints.public, _taints.changes, _taints.diff_text)
+
+
+def node_change(module, nodes, node_name, items, change):
+    """A node module's run: wait for the node (registered_node), call change(node, result) and return
+    the result, reporting `items` (LABELS or TAINTS) as NodeItems says.
+
+    change() makes the change (a server-side dry run in check mode) and returns the items before and
+    after it. Its node is None in check mode when the node is not registered yet: it then returns the
+    change it would make to a node without any (before empty). `result` is for its fail_json.
+    """
+    result = dict(changed=False, node=node_name, waited=0.0)
+    node = registered_node(module, nodes, node_name, result)
+    before, after = change(node, result)
+    result.update(changed=not items.equal(before, after), before=items.public(before),
+                  after=items.public(after), changes=items.changes(before, after))
+    return add_diff(module, result, "node/%s %s" % (node_name, items.kind), items.diff_text(before),
+                    items.diff_text(after))
 
 
 def add_diff(module, result, header, before, after):

@@ -31,7 +31,7 @@ author:
   - k3s_gpu.node contributors (@k3s-gpu-node)
 extends_documentation_fragment:
   - k3s_gpu.node.attributes
-  - k3s_gpu.node.attributes.PLATFORM
+  - k3s_gpu.node.attributes.READ_ONLY
   - k3s_gpu.node.gpu_pod
   - kubernetes.core.k8s_auth_options
 attributes:
@@ -40,10 +40,6 @@ attributes:
     details:
       - The API checks only read. The V(pod) check sends its pod as a server-side dry run and reports
         itself skipped, as M(k3s_gpu.node.gpu_validate) does.
-  diff_mode:
-    support: none
-    details:
-      - The module changes nothing.
 options:
   nodes:
     description:

@@ -32,16 +32,7 @@ author:
   - k3s_gpu.node contributors (@k3s-gpu-node)
 extends_documentation_fragment:
   - k3s_gpu.node.attributes
-  - k3s_gpu.node.attributes.PLATFORM
-attributes:
-  check_mode:
-    support: full
-    details:
-      - The checks only read; they run the same in check mode.
-  diff_mode:
-    support: none
-    details:
-      - The module changes nothing.
+  - k3s_gpu.node.attributes.READ_ONLY
 options:
   checks:
     description: The checks to run; the others are reported as skipped (not selected).

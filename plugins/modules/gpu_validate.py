@@ -41,7 +41,6 @@ author:
   - k3s_gpu.node contributors (@k3s-gpu-node)
 extends_documentation_fragment:
   - k3s_gpu.node.attributes
-  - k3s_gpu.node.attributes.PLATFORM
   - k3s_gpu.node.gpu_pod
   - kubernetes.core.k8s_auth_options
 attributes:

@@ -24,14 +24,8 @@ author:
   - k3s_gpu.node contributors (@k3s-gpu-node)
 extends_documentation_fragment:
   - k3s_gpu.node.attributes
-  - k3s_gpu.node.attributes.PLATFORM
   - k3s_gpu.node.k3s_node
   - kubernetes.core.k8s_auth_options
-attributes:
-  diff_mode:
-    support: full
-    details:
-      - Shows the node's labels before and after, one C(key=value) per line.
 options:
   labels:
     description:
@@ -46,9 +40,6 @@ options:
 seealso:
   - module: k3s_gpu.node.k3s_taint
   - module: kubernetes.core.k8s
-  - name: K3s agent options (node-label)
-    description: K3s documentation of the agent's node options.
-    link: https://docs.k3s.io/cli/agent
   - name: Labels and selectors
     description: Kubernetes documentation.
     link: https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/
@@ -113,31 +104,26 @@ waited:
 
 from ansible_collections.k3s_gpu.node.plugins.module_utils import _labels as labellib
 from ansible_collections.k3s_gpu.node.plugins.module_utils._k8s_node import (
-    add_diff,
     change_node,
+    LABELS,
+    node_change,
     node_module,
     patch_labels,
-    registered_node,
 )
-
-
-def _result(module, result, node_name, before, after):
-    result.update(changed=before != after, before=before, after=after, changes=labellib.changes(before, after))
-    return add_diff(module, result, "node/%s labels" % node_name, labellib.diff_text(before),
-                    labellib.diff_text(after))
 
 
 def run(module, nodes, node_name, wanted):
     state = module.params["state"]
-    result = dict(changed=False, node=node_name, waited=0.0)
-    node = registered_node(module, nodes, node_name, result)
-    if node is None:  # check mode: the change it would make once the node registers
-        return _result(module, result, node_name, {}, labellib.desired_labels({}, wanted, state))
-    before = dict((node.get("metadata") or {}).get("labels") or {})
-    after = labellib.desired_labels(before, wanted, state)
-    if before != after:
-        patch_labels(nodes, node_name, labellib.merge_patch(before, after), dry_run=module.check_mode)
-    return _result(module, result, node_name, before, after)
+
+    def change(node, _result):
+        # node None: check mode, not registered yet; the change it would make to a node without labels
+        before = {} if node is None else dict((node.get("metadata") or {}).get("labels") or {})
+        after = labellib.desired_labels(before, wanted, state)
+        if node is not None and before != after:
+            patch_labels(nodes, node_name, labellib.merge_patch(before, after), dry_run=module.check_mode)
+        return before, after
+
+    return node_change(module, nodes, node_name, LABELS, change)
 
 
 def main():

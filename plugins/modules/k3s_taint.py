@@ -29,14 +29,8 @@ author:
   - k3s_gpu.node contributors (@k3s-gpu-node)
 extends_documentation_fragment:
   - k3s_gpu.node.attributes
-  - k3s_gpu.node.attributes.PLATFORM
   - k3s_gpu.node.k3s_node
   - kubernetes.core.k8s_auth_options
-attributes:
-  diff_mode:
-    support: full
-    details:
-      - Shows the node's taints before and after, one C(key[=value]:Effect) per line.
 options:
   taints:
     description:
@@ -63,9 +57,6 @@ notes:
   - A conflicting write (HTTP 409) is retried up to 5 times, each time from a fresh read.
 seealso:
   - module: kubernetes.core.k8s_taint
-  - name: K3s agent options (node-name, node-taint)
-    description: K3s documentation of the agent's node options.
-    link: https://docs.k3s.io/cli/agent
   - name: Taints and tolerations
     description: Kubernetes documentation.
     link: https://kubernetes.io/docs/concepts/scheduling-eviction/taint-and-toleration/
@@ -148,51 +139,46 @@ waited:
 
 from ansible_collections.k3s_gpu.node.plugins.module_utils import _taints as taintlib
 from ansible_collections.k3s_gpu.node.plugins.module_utils._k8s_node import (
-    add_diff,
     change_node,
     ConflictError,
     get_node,
+    node_change,
     node_module,
     patch_taints,
-    registered_node,
+    TAINTS,
 )
 
 CONFLICT_RETRIES = 5
 
 
-def _result(module, result, node_name, before, after):
-    result.update(changed=not taintlib.taints_equal(before, after), before=taintlib.public(before),
-                  after=taintlib.public(after), changes=taintlib.changes(before, after))
-    return add_diff(module, result, "node/%s taints" % node_name, taintlib.diff_text(before),
-                    taintlib.diff_text(after))
-
-
 def run(module, nodes, node_name, wanted):
     params = module.params
-    result = dict(changed=False, node=node_name, waited=0.0)
-    node = registered_node(module, nodes, node_name, result)
-    if node is None:  # check mode: the change it would make once the node registers
-        return _result(module, result, node_name, [],
-                       taintlib.desired_taints([], wanted, params["state"], params["exclusive"]))
 
-    for _attempt in range(CONFLICT_RETRIES):
-        before = taintlib.from_api((node.get("spec") or {}).get("taints"))
-        after = taintlib.desired_taints(before, wanted, params["state"], params["exclusive"])
-        if not taintlib.taints_equal(before, after):
+    def desired(before):
+        return taintlib.desired_taints(before, wanted, params["state"], params["exclusive"])
+
+    def change(node, result):
+        if node is None:  # check mode, not registered yet: the change it would make once it registers
+            return [], desired([])
+        for _attempt in range(CONFLICT_RETRIES):
+            before = taintlib.from_api((node.get("spec") or {}).get("taints"))
+            after = desired(before)
+            if taintlib.taints_equal(before, after):
+                return before, after
             try:
                 patch_taints(nodes, node_name, taintlib.to_api(after), node["metadata"]["resourceVersion"],
                              dry_run=module.check_mode)
+                return before, after
             except ConflictError:
                 node = get_node(nodes, node_name)
                 if node is None:
                     module.fail_json(msg="node %s was deleted while its taints were being changed" % node_name,
                                      **result)
-                continue
-        break
-    else:
         module.fail_json(msg="node %s changed under every one of %d attempts to patch its taints (409 Conflict); "
                              "something else rewrites it continuously" % (node_name, CONFLICT_RETRIES), **result)
-    return _result(module, result, node_name, before, after)
+        return None  # not reached: fail_json exits
+
+    return node_change(module, nodes, node_name, TAINTS, change)
 
 
 def main():

@@ -29,7 +29,6 @@ author:
   - k3s_gpu.node contributors (@k3s-gpu-node)
 extends_documentation_fragment:
   - k3s_gpu.node.attributes
-  - k3s_gpu.node.attributes.PLATFORM
 attributes:
   check_mode:
     support: full

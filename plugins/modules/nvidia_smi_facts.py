@@ -26,7 +26,6 @@ extends_documentation_fragment:
   - k3s_gpu.node.attributes
   - k3s_gpu.node.attributes.FACTS
   - k3s_gpu.node.attributes.READ_ONLY
-  - k3s_gpu.node.attributes.PLATFORM
 attributes:
   facts:
     support: full

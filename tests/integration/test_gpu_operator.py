@@ -26,11 +26,7 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
-import subprocess
-import sys
-import threading
 import time
 import uuid
 
@@ -39,8 +35,8 @@ import yaml
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
+from api_helpers import ansible_playbook, Controllers, recap, taints_of
 from kube import cluster as kube_cluster_mod
-from pytest_lab import ANSIBLE_PLAYBOOK
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROLE_PLAYBOOK = os.path.join(HERE, "playbooks", "gpu_operator_role.yml")
@@ -51,23 +47,11 @@ K3S_CONTAINERD_SOCKET = "/run/k3s/containerd/containerd.sock"
 
 # --- running ansible ----------------------------------------------------------------------
 def run_playbook(kube, playbook, extra_vars, tmp_path, check=False, expect_rc=0):
-    env = kube.ansible_env()
-    env["ANSIBLE_CONFIG"] = os.path.join(kube_cluster_mod.REPO_ROOT, "ansible.cfg")
-    env["ANSIBLE_NOCOLOR"] = "1"
+    """The playbook on localhost; its recap (ok, changed, failed) and output. Helm's homes are in tmp_path."""
+    env = {var: str(tmp_path / var.lower()) for var in ("HELM_CACHE_HOME", "HELM_CONFIG_HOME", "HELM_DATA_HOME")}
     env["ANSIBLE_CALLBACK_RESULT_FORMAT"] = "json"  # one line per message: easy to search
-    for var in ("HELM_CACHE_HOME", "HELM_CONFIG_HOME", "HELM_DATA_HOME"):
-        env[var] = str(tmp_path / var.lower())
-    cmd = [ANSIBLE_PLAYBOOK, "-i", "localhost,", "-c", "local",
-           "-e", "ansible_python_interpreter=%s" % sys.executable, "-e", json.dumps(extra_vars), playbook]
-    if check:
-        cmd.append("--check")
-    proc = subprocess.run(cmd, cwd=kube_cluster_mod.REPO_ROOT, env=env, stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, text=True, check=False, timeout=600)
-    assert proc.returncode == expect_rc, proc.stdout[-8000:]
-    recap = re.search(r"localhost\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=\d+\s+failed=(\d+)", proc.stdout)
-    assert recap, proc.stdout[-3000:]
-    return {"ok": int(recap.group(1)), "changed": int(recap.group(2)), "failed": int(recap.group(3)),
-            "stdout": proc.stdout}
+    return recap(ansible_playbook(kube, playbook, extra_vars, check=check, expect_rc=expect_rc, env=env,
+                                  timeout=600))
 
 
 def role_vars(kube, mirror, namespace, **extra):
@@ -99,13 +83,8 @@ def rendered_values(kube, namespace):
     return cm.data["chartVersion"], yaml.safe_load(cm.data["values.yaml"])
 
 
-def node_taints(kube, name):
-    node = client.CoreV1Api(kube.api_client()).read_node(name)
-    return sorted("%s%s:%s" % (t.key, "=" + t.value if t.value else "", t.effect) for t in node.spec.taints or [])
-
-
 # --- the controllers' part ------------------------------------------------------------------
-class OperatorControllers:
+class OperatorControllers(Controllers):
     """Write, through the API, what the absent controllers would (simulation, see module doc).
 
     - Deployment controller: once it "observes" a Deployment, its status says every replica is
@@ -117,34 +96,14 @@ class OperatorControllers:
     """
 
     def __init__(self, kube, namespace, daemonsets, gpu_nodes=1):
+        super().__init__()
         self.apps = client.AppsV1Api(kube.api_client())
         self.namespace = namespace
         self.daemonsets = list(daemonsets)
         self.gpu_nodes = gpu_nodes
         self.created = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, daemon=True)
-        self.errors = []
 
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join(10)
-        assert not self.errors, self.errors
-
-    def _loop(self):
-        while not self._stop.is_set():
-            try:
-                self._step()
-            except ApiException as exc:
-                if exc.status not in (404, 409):  # namespace not there yet / raced with an update
-                    self.errors.append("%s %s" % (exc.status, exc.body))
-            self._stop.wait(0.3)
-
-    def _step(self):
+    def step(self):
         deployments = self.apps.list_namespaced_deployment(self.namespace).items
         for d in deployments:
             want = d.spec.replicas if d.spec.replicas is not None else 1
@@ -232,7 +191,7 @@ def test_helm_install_rerun_upgrade_and_remove(kube_cluster, fake_kubelet, lab_m
         assert first["changed"] >= 1  # the release
         assert "Ready: gpu-operator, nvidia-device-plugin-daemonset, nvidia-operator-validator" in first["stdout"]
         assert sorted(ctl.created) == ["nvidia-device-plugin-daemonset", "nvidia-operator-validator"]
-        assert node_taints(kube_cluster, node) == []  # taints are k3s_node_policy's job, not this role's
+        assert taints_of(kube_cluster, node) == []  # taints are k3s_node_policy's job, not this role's
         assert_gpu_only_runtime_class(kube_cluster, node)
 
         info = release_info(kube_cluster, ns, tmp_path)

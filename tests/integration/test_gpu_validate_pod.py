@@ -23,7 +23,7 @@ import pytest
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
-from pytest_lab import ANSIBLE_PLAYBOOK
+from api_helpers import nvidia_runtime_class
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 MODULE = os.path.join(REPO, "plugins", "modules", "gpu_validate.py")
@@ -41,15 +41,7 @@ def _collections_path():
 
 @pytest.fixture(scope="module")
 def runtime_class(kube_cluster):
-    """The `nvidia` RuntimeClass (the GPU Operator creates it on a real cluster)."""
-    api = client.NodeV1Api(kube_cluster.api_client())
-    try:
-        api.create_runtime_class({"apiVersion": "node.k8s.io/v1", "kind": "RuntimeClass",
-                                  "metadata": {"name": "nvidia"}, "handler": "nvidia"})
-    except ApiException as exc:
-        if exc.status != 409:
-            raise
-    return "nvidia"
+    return nvidia_runtime_class(kube_cluster)
 
 
 @pytest.fixture

@@ -25,7 +25,6 @@ import base64
 import json
 import os
 import re
-import subprocess
 import sys
 import threading
 import time
@@ -36,8 +35,8 @@ import yaml
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
+from api_helpers import ansible_playbook, Controllers, nvidia_runtime_class, recap
 from kube import cluster as kube_cluster_mod
-from pytest_lab import ANSIBLE_PLAYBOOK
 
 PLAYBOOK = os.path.join(kube_cluster_mod.REPO_ROOT, "playbooks", "workspace.yml")
 IMAGE = "registry.example.internal/ds/code-server-pytorch:2.9.0-cuda13.0-cs4.105.1"
@@ -55,22 +54,11 @@ def run_playbook(kube, extra_vars, tmp_path, check=False, diff=False, expect_rc=
     inventory = tmp_path / ("inventory-%s.yml" % uuid.uuid4().hex[:6])
     inventory.write_text(yaml.safe_dump({"all": {"children": {"controller": {"hosts": {"localhost": {
         "ansible_connection": "local", "ansible_python_interpreter": sys.executable}}}}}}))
-    env = kube.ansible_env()
-    env["ANSIBLE_CONFIG"] = os.path.join(kube_cluster_mod.REPO_ROOT, "ansible.cfg")
-    env["ANSIBLE_NOCOLOR"] = "1"
-    env["ANSIBLE_CALLBACK_RESULT_FORMAT"] = "json"
-    cmd = [ANSIBLE_PLAYBOOK, "-i", str(inventory),
-           "-e", json.dumps(dict({"k3s_gpu_kubeconfig": kube.kubeconfig}, **extra_vars)), PLAYBOOK]
-    cmd += ["--check"] if check else []
-    cmd += ["--diff"] if diff else []
-    cmd += ["-vv"] if verbose else []
-    proc = subprocess.run(cmd, cwd=kube_cluster_mod.REPO_ROOT, env=env, stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, text=True, check=False, timeout=600)
-    assert proc.returncode == expect_rc, proc.stdout[-8000:]
-    recap = re.search(r"localhost\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=\d+\s+failed=(\d+)", proc.stdout)
-    assert recap, proc.stdout[-3000:]
-    return {"ok": int(recap.group(1)), "changed": int(recap.group(2)), "failed": int(recap.group(3)),
-            "stdout": proc.stdout}
+    stdout = ansible_playbook(kube, PLAYBOOK, dict({"k3s_gpu_kubeconfig": kube.kubeconfig}, **extra_vars),
+                              inventory=inventory, check=check, diff=diff, expect_rc=expect_rc,
+                              options=["-vv"] if verbose else [], env={"ANSIBLE_CALLBACK_RESULT_FORMAT": "json"},
+                              timeout=600)
+    return recap(stdout)
 
 
 def role_vars(workspaces, **extra):
@@ -98,15 +86,7 @@ def api_state(kube, namespaces):
 
 @pytest.fixture(scope="module")
 def runtime_class(kube_cluster):
-    """The `nvidia` RuntimeClass (the GPU Operator or K3s creates it on a real cluster)."""
-    api = client.NodeV1Api(kube_cluster.api_client())
-    try:
-        api.create_runtime_class({"apiVersion": "node.k8s.io/v1", "kind": "RuntimeClass",
-                                  "metadata": {"name": "nvidia"}, "handler": "nvidia"})
-    except ApiException as exc:
-        if exc.status != 409:
-            raise
-    return "nvidia"
+    return nvidia_runtime_class(kube_cluster)
 
 
 @pytest.fixture
@@ -116,42 +96,25 @@ def gpu_node(fake_kubelet, runtime_class):
     return kubelet
 
 
-class WorkspaceControllers:
+class WorkspaceControllers(Controllers):
     """The Deployment controller's part (simulation, see the module doc): every Deployment in
     `namespaces` is reported with its one replica updated, ready and available at its current
     generation."""
 
     def __init__(self, kube, namespaces):
+        super().__init__()
         self.apps = client.AppsV1Api(kube.api_client())
         self.namespaces = list(namespaces)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, daemon=True)
-        self.errors = []
 
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join(10)
-        assert not self.errors, self.errors
-
-    def _loop(self):
-        while not self._stop.is_set():
-            for ns in self.namespaces:
-                try:
-                    for d in self.apps.list_namespaced_deployment(ns).items:
-                        st = d.status
-                        if st is None or st.observed_generation != d.metadata.generation or not st.ready_replicas:
-                            self.apps.patch_namespaced_deployment_status(d.metadata.name, ns, {"status": {
-                                "observedGeneration": d.metadata.generation, "replicas": 1, "updatedReplicas": 1,
-                                "readyReplicas": 1, "availableReplicas": 1}},
-                                _content_type="application/merge-patch+json")
-                except ApiException as exc:
-                    if exc.status not in (404, 409):
-                        self.errors.append("%s %s" % (exc.status, exc.body))
-            self._stop.wait(0.3)
+    def step(self):
+        for ns in self.namespaces:
+            for d in self.apps.list_namespaced_deployment(ns).items:
+                st = d.status
+                if st is None or st.observed_generation != d.metadata.generation or not st.ready_replicas:
+                    self.apps.patch_namespaced_deployment_status(d.metadata.name, ns, {"status": {
+                        "observedGeneration": d.metadata.generation, "replicas": 1, "updatedReplicas": 1,
+                        "readyReplicas": 1, "availableReplicas": 1}},
+                        _content_type="application/merge-patch+json")
 
 
 def secret_password(kube, ns, name):

@@ -11,44 +11,14 @@ the labels K3s's --node-label gives it at first registration).
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 import uuid
 
-from kubernetes import client
-
-from kube import cluster as kube_cluster_mod
-from pytest_lab import ANSIBLE_PLAYBOOK
-
-PLAYBOOK = os.path.join(os.path.dirname(os.path.abspath(__file__)), "playbooks", "k3s_label_module.yml")
+from api_helpers import labels_of, run_module
 
 
 def run_label(kube, args, check=False, diff=False, expect_rc=0):
     """Run the module once through ansible-playbook; return (its result, the playbook's stdout)."""
-    result_file = os.path.join(kube.state_dir, "k3s-label-%s.json" % uuid.uuid4().hex)
-    env = kube.ansible_env()
-    env["ANSIBLE_CONFIG"] = os.path.join(kube_cluster_mod.REPO_ROOT, "ansible.cfg")
-    env["ANSIBLE_NOCOLOR"] = "1"
-    cmd = [ANSIBLE_PLAYBOOK, "-i", "localhost,", "-c", "local",
-           "-e", "ansible_python_interpreter=%s" % sys.executable,
-           "-e", json.dumps({"k3s_label_args": args, "k3s_label_result_file": result_file}), PLAYBOOK]
-    if check:
-        cmd.append("--check")
-    if diff:
-        cmd.append("--diff")
-    proc = subprocess.run(cmd, cwd=kube_cluster_mod.REPO_ROOT, env=env, stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, text=True, check=False, timeout=300)
-    assert proc.returncode == expect_rc, proc.stdout[-6000:]
-    with open(result_file, encoding="utf-8") as f:
-        result = json.load(f)
-    os.unlink(result_file)
-    return result, proc.stdout
-
-
-def labels_of(kube, name):
-    return client.CoreV1Api(kube.api_client()).read_node(name).metadata.labels
+    return run_module(kube, "k3s_label", args, check=check, diff=diff, expect_rc=expect_rc)
 
 
 def test_changed_labels_of_a_registered_node_are_enforced(kube_cluster, fake_kubelet):

@@ -11,45 +11,18 @@ nodes, one of them without the taint, as a node that joined before the taint was
 
 from __future__ import annotations
 
-import json
 import os
-import re
-import subprocess
-import sys
 import uuid
 
-from kubernetes import client
-
-from kube import cluster as kube_cluster_mod
-from pytest_lab import ANSIBLE_PLAYBOOK
+from api_helpers import ansible_playbook, labels_of, recap, taints_of
 
 PLAYBOOK = os.path.join(os.path.dirname(os.path.abspath(__file__)), "playbooks", "k3s_node_policy_role.yml")
 GPU_TAINT = "nvidia.com/gpu=true:NoSchedule"
 
 
 def run_role(kube, extra_vars, check=False, expect_rc=0):
-    env = kube.ansible_env()
-    env["ANSIBLE_CONFIG"] = os.path.join(kube_cluster_mod.REPO_ROOT, "ansible.cfg")
-    env["ANSIBLE_NOCOLOR"] = "1"
-    cmd = [ANSIBLE_PLAYBOOK, "-i", "localhost,", "-c", "local",
-           "-e", "ansible_python_interpreter=%s" % sys.executable, "-e", json.dumps(extra_vars), PLAYBOOK]
-    if check:
-        cmd.append("--check")
-    proc = subprocess.run(cmd, cwd=kube_cluster_mod.REPO_ROOT, env=env, stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, text=True, check=False, timeout=300)
-    assert proc.returncode == expect_rc, proc.stdout[-6000:]
-    recap = re.search(r"localhost\s*:\s*ok=\d+\s+changed=(\d+)", proc.stdout)
-    assert recap, proc.stdout[-3000:]
-    return int(recap.group(1)), proc.stdout
-
-
-def taints_of(kube, name):
-    node = client.CoreV1Api(kube.api_client()).read_node(name)
-    return sorted("%s%s:%s" % (t.key, "=" + t.value if t.value else "", t.effect) for t in node.spec.taints or [])
-
-
-def labels_of(kube, name):
-    return client.CoreV1Api(kube.api_client()).read_node(name).metadata.labels or {}
+    stdout = ansible_playbook(kube, PLAYBOOK, extra_vars, check=check, expect_rc=expect_rc)
+    return recap(stdout)["changed"], stdout
 
 
 def test_taints_and_labels_enforced_on_live_nodes(kube_cluster, fake_kubelet):

@@ -12,20 +12,14 @@ writes (the Node, its status, and the node lifecycle controller's not-ready tain
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 import threading
 import time
 import uuid
 
 from kubernetes import client
 
-from kube import cluster as kube_cluster_mod
-from pytest_lab import ANSIBLE_PLAYBOOK
+from api_helpers import run_module, taints_of
 
-PLAYBOOK = os.path.join(os.path.dirname(os.path.abspath(__file__)), "playbooks", "k3s_taint_module.yml")
 GPU = "nvidia.com/gpu=true:NoSchedule"
 
 
@@ -34,34 +28,12 @@ def run_taint_with_output(kube, args, check=False, diff=False, expect_rc=0):
 
     A failed module run has expect_rc=2 (a failed task) and its result has failed and msg.
     """
-    result_file = os.path.join(kube.state_dir, "k3s-taint-%s.json" % uuid.uuid4().hex)
-    env = kube.ansible_env()
-    env["ANSIBLE_CONFIG"] = os.path.join(kube_cluster_mod.REPO_ROOT, "ansible.cfg")
-    env["ANSIBLE_NOCOLOR"] = "1"
-    cmd = [ANSIBLE_PLAYBOOK, "-i", "localhost,", "-c", "local",
-           "-e", "ansible_python_interpreter=%s" % sys.executable,
-           "-e", json.dumps({"k3s_taint_args": args, "k3s_taint_result_file": result_file}), PLAYBOOK]
-    if check:
-        cmd.append("--check")
-    if diff:
-        cmd.append("--diff")
-    proc = subprocess.run(cmd, cwd=kube_cluster_mod.REPO_ROOT, env=env, stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, text=True, check=False, timeout=300)
-    assert proc.returncode == expect_rc, proc.stdout[-6000:]
-    with open(result_file, encoding="utf-8") as f:
-        result = json.load(f)
-    os.unlink(result_file)
-    return result, proc.stdout
+    return run_module(kube, "k3s_taint", args, check=check, diff=diff, expect_rc=expect_rc)
 
 
 def run_taint(kube, args, check=False, diff=False, expect_rc=0):
     """The module's result only."""
     return run_taint_with_output(kube, args, check=check, diff=diff, expect_rc=expect_rc)[0]
-
-
-def node_taints(kube, name):
-    node = client.CoreV1Api(kube.api_client()).read_node(name)
-    return sorted("%s%s:%s" % (t.key, "=" + t.value if t.value else "", t.effect) for t in node.spec.taints or [])
 
 
 def unique(prefix):
@@ -75,13 +47,13 @@ def test_check_apply_check_apply(kube_cluster, fake_kubelet):
 
     result = run_taint(kube_cluster, args, check=True)
     assert result["changed"] is True
-    assert node_taints(kube_cluster, name) == []  # check mode stored nothing
+    assert taints_of(kube_cluster, name) == []  # check mode stored nothing
     assert result["after"] == [{"key": "nvidia.com/gpu", "value": "true", "effect": "NoSchedule"},
                                {"key": "dedicated", "value": "ml", "effect": "NoExecute"}]
 
     result = run_taint(kube_cluster, args)
     assert result["changed"] is True and result["before"] == []
-    assert node_taints(kube_cluster, name) == ["dedicated=ml:NoExecute", GPU]
+    assert taints_of(kube_cluster, name) == ["dedicated=ml:NoExecute", GPU]
     # kubectl taint stamps NoExecute taints with timeAdded; do the same, then check that the
     # module leaves an unchanged taint (and its timeAdded) alone.
     api = client.CoreV1Api(kube_cluster.api_client())
@@ -102,7 +74,7 @@ def test_check_apply_check_apply(kube_cluster, fake_kubelet):
     result = run_taint(kube_cluster, {"name": name, "taints": ["nvidia.com/gpu=present:NoSchedule"]})
     assert result["changed"] is True
     assert result["changes"]["updated"] == [{"key": "nvidia.com/gpu", "value": "present", "effect": "NoSchedule"}]
-    assert node_taints(kube_cluster, name) == ["dedicated=ml:NoExecute", "nvidia.com/gpu=present:NoSchedule"]
+    assert taints_of(kube_cluster, name) == ["dedicated=ml:NoExecute", "nvidia.com/gpu=present:NoSchedule"]
 
 
 def test_absent(kube_cluster, fake_kubelet):
@@ -114,9 +86,9 @@ def test_absent(kube_cluster, fake_kubelet):
     result = run_taint(kube_cluster, {"name": name, "taints": ["dedicated"], "state": "absent"})
     assert result["changed"] is True
     assert sorted(t["effect"] for t in result["changes"]["removed"]) == ["NoExecute", "NoSchedule"]
-    assert node_taints(kube_cluster, name) == [GPU]
+    assert taints_of(kube_cluster, name) == [GPU]
     result = run_taint(kube_cluster, {"name": name, "taints": ["dedicated", GPU], "state": "absent"})
-    assert result["changed"] is True and node_taints(kube_cluster, name) == []
+    assert result["changed"] is True and taints_of(kube_cluster, name) == []
     result = run_taint(kube_cluster, {"name": name, "taints": [GPU], "state": "absent"})
     assert result["changed"] is False
 
@@ -139,7 +111,7 @@ def test_exclusive_keeps_system_taints(kube_cluster, fake_kubelet):
     result = run_taint(kube_cluster, {"name": name, "taints": [GPU], "exclusive": True})
     assert result["changed"] is True
     assert sorted(t["key"] for t in result["changes"]["removed"]) == ["dedicated", "old"]
-    assert node_taints(kube_cluster, name) == sorted([
+    assert taints_of(kube_cluster, name) == sorted([
         "node.kubernetes.io/not-ready:NoExecute", "node.kubernetes.io/not-ready:NoSchedule",
         "node.kubernetes.io/unschedulable:NoSchedule", GPU])
     result = run_taint(kube_cluster, {"name": name, "taints": [GPU], "exclusive": True})
@@ -172,7 +144,7 @@ def test_malformed_taints_fail_before_the_api(kube_cluster, fake_kubelet):
     out = run_taint(kube_cluster, {"name": name, "taints": [{"key": "gpu", "effect": "NoSchedule",
                                                              "operator": "Exists"}]}, expect_rc=2)["msg"]
     assert "unknown field(s) operator" in out
-    assert node_taints(kube_cluster, name) == []
+    assert taints_of(kube_cluster, name) == []
 
 
 def test_node_that_registers_late_is_waited_for(kube_cluster, fake_kubelet):
@@ -191,7 +163,7 @@ def test_node_that_registers_late_is_waited_for(kube_cluster, fake_kubelet):
     assert result["changed"] is True
     assert result["waited"] >= 1.0  # the first read found no node
     assert time.monotonic() - start < 60
-    assert node_taints(kube_cluster, name) == [GPU]
+    assert taints_of(kube_cluster, name) == [GPU]
 
 
 def test_missing_node_times_out_with_a_clear_message(kube_cluster, fake_kubelet):
@@ -240,4 +212,4 @@ def test_wrong_credentials(kube_cluster, fake_kubelet):
     result = run_taint(kube_cluster, {"name": name, "taints": [GPU], "host": "https://127.0.0.1:9",
                                       "ca_cert": kube_cluster.ca_file, "api_key": "x"}, expect_rc=2)
     assert "cannot reach the Kubernetes API" in result["msg"]
-    assert node_taints(kube_cluster, name) == []
+    assert taints_of(kube_cluster, name) == []

@@ -66,6 +66,15 @@ def fixture_path():
 
 
 @pytest.fixture
+def fixture_text(fixture_path):
+    """The text of a file under tests/unit/fixtures: fixture_text("nvidia-smi", "h100-1gpu-q.xml")."""
+    def _read(*parts):
+        with open(fixture_path(*parts), encoding="utf-8") as handle:
+            return handle.read()
+    return _read
+
+
+@pytest.fixture
 def run_module(tmp_path):
     """Run a module of the collection as Ansible's runner does (a process reading its args file).
 

@@ -501,24 +501,32 @@ func TestLaunchExitsWhenTheKubeletExits(t *testing.T) {
 	}
 }
 
-func TestLaunchExitsWhenContainerdExits(t *testing.T) {
-	n := newFakeNode(t, "exec sleep 30")
-	cfg := &agentConfig{Server: "https://127.0.0.1:6443", Token: "t", Extra: map[string]any{}}
+// afterKubeletStarts calls do, from a goroutine, once the fake node's kubelet has written its pid
+// file (it gives up after 10 s): the outside event a launch test injects while launch runs.
+func afterKubeletStarts(n *fakeNode, do func()) {
 	go func() {
 		deadline := time.Now().Add(10 * time.Second)
 		for time.Now().Before(deadline) {
 			if _, err := os.Stat(filepath.Join(n.dir, "kubelet.pid")); err == nil {
-				b, _ := os.ReadFile(filepath.Join(n.dir, "containerd.pid"))
-				var pid int
-				for _, ch := range strings.TrimSpace(string(b)) {
-					pid = pid*10 + int(ch-'0')
-				}
-				_ = syscall.Kill(pid, syscall.SIGKILL)
+				do()
 				return
 			}
 			time.Sleep(50 * time.Millisecond)
 		}
 	}()
+}
+
+func TestLaunchExitsWhenContainerdExits(t *testing.T) {
+	n := newFakeNode(t, "exec sleep 30")
+	cfg := &agentConfig{Server: "https://127.0.0.1:6443", Token: "t", Extra: map[string]any{}}
+	afterKubeletStarts(n, func() {
+		b, _ := os.ReadFile(filepath.Join(n.dir, "containerd.pid"))
+		var pid int
+		for _, ch := range strings.TrimSpace(string(b)) {
+			pid = pid*10 + int(ch-'0')
+		}
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+	})
 	err := launch(cfg, n.comps, n.data, "n")
 	if err == nil || !strings.Contains(err.Error(), "containerd exited") {
 		t.Fatalf("launch: %v", err)
@@ -531,17 +539,10 @@ func TestLaunchExitsWhenContainerdExits(t *testing.T) {
 func TestLaunchStopsBothOnSigterm(t *testing.T) {
 	n := newFakeNode(t, "exec sleep 30")
 	cfg := &agentConfig{Server: "https://127.0.0.1:6443", Token: "t", Extra: map[string]any{}}
-	go func() {
-		deadline := time.Now().Add(10 * time.Second)
-		for time.Now().Before(deadline) {
-			if _, err := os.Stat(filepath.Join(n.dir, "kubelet.pid")); err == nil {
-				time.Sleep(100 * time.Millisecond)
-				_ = syscall.Kill(os.Getpid(), syscall.SIGTERM)
-				return
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-	}()
+	afterKubeletStarts(n, func() {
+		time.Sleep(100 * time.Millisecond)
+		_ = syscall.Kill(os.Getpid(), syscall.SIGTERM)
+	})
 	if err := launch(cfg, n.comps, n.data, "n"); err != nil {
 		t.Fatalf("launch after SIGTERM: %v", err)
 	}

@@ -15,31 +15,26 @@ TOOLKIT = ["nvidia-container-toolkit", "nvidia-container-toolkit-base", "libnvid
            "libnvidia-container1"]
 
 
-def read(fixture_path, name):
-    with open(fixture_path("apt-cache", name)) as f:
-        return f.read()
-
-
-def test_toolkit_repository(fixture_path):
-    offered = apt_madison(read(fixture_path, "madison-toolkit.txt"))
+def test_toolkit_repository(fixture_text):
+    offered = apt_madison(fixture_text("apt-cache", "madison-toolkit.txt"))
     assert offered == {p: ["1.20.0-1", "1.17.8-1"] for p in TOOLKIT}
     assert list(offered) == TOOLKIT  # apt-cache's order
 
 
-def test_stdout_lines_give_the_same(fixture_path):
-    text = read(fixture_path, "madison-toolkit.txt")
+def test_stdout_lines_give_the_same(fixture_text):
+    text = fixture_text("apt-cache", "madison-toolkit.txt")
     assert apt_madison(text.splitlines()) == apt_madison(text)
 
 
-def test_exact_version(fixture_path):
-    text = read(fixture_path, "madison-toolkit.txt")
+def test_exact_version(fixture_text):
+    text = fixture_text("apt-cache", "madison-toolkit.txt")
     assert apt_madison(text, "1.17.8-1") == {p: ["1.17.8-1"] for p in TOOLKIT}
     assert apt_madison(text, "1.17.8") == {}  # a version, not a prefix
     assert apt_madison(text, "1.18.0-1") == {}
 
 
-def test_branch_glob_and_a_package_nobody_offers(fixture_path):
-    text = read(fixture_path, "madison-cuda.txt")
+def test_branch_glob_and_a_package_nobody_offers(fixture_text):
+    text = fixture_text("apt-cache", "madison-cuda.txt")
     offered = apt_madison(text)
     assert offered == {
         "nvidia-open": ["595.71.05-1", "595.58.03-1", "580.105.08-1", "580.95.05-1"],
@@ -53,10 +48,10 @@ def test_branch_glob_and_a_package_nobody_offers(fixture_path):
     assert apt_madison(text, "610.*") == {}
 
 
-def test_two_repositories_and_a_source_index(fixture_path):
+def test_two_repositories_and_a_source_index(fixture_text):
     # Each version once although two repositories offer it; the deb-src index's Sources lines
     # (source packages, not installable) are left out.
-    assert apt_madison(read(fixture_path, "madison-toolkit-two-repos-sources.txt")) == {
+    assert apt_madison(fixture_text("apt-cache", "madison-toolkit-two-repos-sources.txt")) == {
         "nvidia-container-toolkit": ["1.20.0-1", "1.17.8-1"],
         "nvidia-container-toolkit-base": ["1.20.0-1", "1.17.8-1"],
     }

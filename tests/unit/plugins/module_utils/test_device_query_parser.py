@@ -19,17 +19,9 @@ from ansible_collections.k3s_gpu.node.plugins.module_utils._device_query import 
     parse_device_query,
 )
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-FIX = os.path.join(HERE, "..", "..", "fixtures", "device-query")
 
-
-def read(name):
-    with open(os.path.join(FIX, name)) as handle:
-        return handle.read()
-
-
-def test_bundled_device_query_on_two_h200():
-    parsed = parse_device_query(read("h200-2gpu-bundled-deviceQuery.txt"))
+def test_bundled_device_query_on_two_h200(fixture_text):
+    parsed = parse_device_query(fixture_text("device-query", "h200-2gpu-bundled-deviceQuery.txt"))
     assert parsed == {
         "result": "PASS",
         "device_count": 2,
@@ -47,8 +39,8 @@ def test_bundled_device_query_on_two_h200():
     assert passed and reason == "deviceQuery found 2 CUDA device(s): NVIDIA H200 (sm 9.0), NVIDIA H200 (sm 9.0)"
 
 
-def test_cuda_samples_device_query_from_article():
-    parsed = parse_device_query(read("article-quadro-rtx5000-deviceQuery-excerpt.txt"))
+def test_cuda_samples_device_query_from_article(fixture_text):
+    parsed = parse_device_query(fixture_text("device-query", "article-quadro-rtx5000-deviceQuery-excerpt.txt"))
     assert parsed["result"] == "PASS"
     assert parsed["device_count"] == 1
     assert parsed["devices"] == [{"index": 0, "name": "Quadro RTX 5000", "compute_capability": "7.5",
@@ -56,36 +48,36 @@ def test_cuda_samples_device_query_from_article():
     assert judge_device_query(0, parsed)[0]
 
 
-def test_no_visible_device():
-    parsed = parse_device_query(read("h200-no-visible-device-bundled-deviceQuery.txt"))
+def test_no_visible_device(fixture_text):
+    parsed = parse_device_query(fixture_text("device-query", "h200-no-visible-device-bundled-deviceQuery.txt"))
     assert parsed["result"] == "FAIL"
     assert parsed["device_count"] is None and parsed["devices"] == []
     assert parsed["error"] == "cudaGetDeviceCount returned 100: no CUDA-capable device is detected"
     assert judge_device_query(1, parsed) == (False, parsed["error"])
 
 
-def test_pass_but_nonzero_rc_fails():
-    parsed = parse_device_query(read("h200-2gpu-bundled-deviceQuery.txt"))
+def test_pass_but_nonzero_rc_fails(fixture_text):
+    parsed = parse_device_query(fixture_text("device-query", "h200-2gpu-bundled-deviceQuery.txt"))
     passed, reason = judge_device_query(139, parsed)
     assert not passed and "rc 139" in reason
 
 
-def test_no_result_line_fails():
-    text = read("h200-2gpu-bundled-deviceQuery.txt").replace("Result = PASS\n", "")
+def test_no_result_line_fails(fixture_text):
+    text = fixture_text("device-query", "h200-2gpu-bundled-deviceQuery.txt").replace("Result = PASS\n", "")
     passed, reason = judge_device_query(0, parse_device_query(text))
     assert not passed and "Result = PASS" in reason
 
 
-def test_device_count_mismatch_fails():
-    text = read("h200-2gpu-bundled-deviceQuery.txt")
+def test_device_count_mismatch_fails(fixture_text):
+    text = fixture_text("device-query", "h200-2gpu-bundled-deviceQuery.txt")
     text = text[:text.index('Device 1: "')] + text[text.index("deviceQuery, CUDA Driver"):]
     passed, reason = judge_device_query(0, parse_device_query(text))
     assert not passed and "reports 2 devices but describes 1" in reason
 
 
-def test_vector_add():
-    assert judge_vector_add(0, read("h200-2gpu-bundled-vectorAdd.txt")) == (True, "vectorAdd printed 'Test PASSED'")
-    passed, reason = judge_vector_add(1, read("h200-no-visible-device-bundled-vectorAdd.txt"))
+def test_vector_add(fixture_text):
+    assert judge_vector_add(0, fixture_text("device-query", "h200-2gpu-bundled-vectorAdd.txt")) == (True, "vectorAdd printed 'Test PASSED'")
+    passed, reason = judge_vector_add(1, fixture_text("device-query", "h200-no-visible-device-bundled-vectorAdd.txt"))
     assert not passed
     assert reason == ("vectorAdd failed (rc 1): cudaGetDeviceCount failed: no CUDA-capable device is detected; "
                       "Test FAILED")

@@ -4,8 +4,6 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
 from ansible_collections.k3s_gpu.node.plugins.module_utils._nvidia_smi import (
@@ -17,17 +15,9 @@ from ansible_collections.k3s_gpu.node.plugins.module_utils._nvidia_smi import (
     parse_xml,
 )
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-FIX = os.path.join(HERE, "..", "..", "fixtures", "nvidia-smi")
 
-
-def read(name):
-    with open(os.path.join(FIX, name)) as handle:
-        return handle.read()
-
-
-def test_h100_real_xml():
-    facts = parse_xml(read("h100-1gpu-q.xml"))
+def test_h100_real_xml(fixture_text):
+    facts = parse_xml(fixture_text("nvidia-smi", "h100-1gpu-q.xml"))
     assert facts["driver_version"] == "580.159.04"
     assert facts["cuda_version"] == "13.0"
     assert facts["gpu_count"] == 1
@@ -68,8 +58,8 @@ def test_h100_real_xml():
     assert needs_compute_caps(facts)
 
 
-def test_h200_real_xml():
-    facts = parse_xml(read("h200-1gpu-q.xml"))
+def test_h200_real_xml(fixture_text):
+    facts = parse_xml(fixture_text("nvidia-smi", "h200-1gpu-q.xml"))
     gpu = facts["gpus"][0]
     assert gpu["name"] == "NVIDIA H200"
     assert gpu["uuid"] == "GPU-ae9a7ea3-82db-2bd6-b28c-70e60454def3"
@@ -77,10 +67,10 @@ def test_h200_real_xml():
     assert gpu["architecture"] == "Hopper"
 
 
-def test_real_xml_agrees_with_real_query_gpu_csv():
+def test_real_xml_agrees_with_real_query_gpu_csv(fixture_text):
     """The H100 capture's -q -x and --query-gpu (same machine, same driver) tell the same story."""
-    gpu = parse_xml(read("h100-1gpu-q.xml"))["gpus"][0]
-    fields = [f.strip() for f in read("h100-query-gpu.csv").strip().split(",")]
+    gpu = parse_xml(fixture_text("nvidia-smi", "h100-1gpu-q.xml"))["gpus"][0]
+    fields = [f.strip() for f in fixture_text("nvidia-smi", "h100-query-gpu.csv").strip().split(",")]
     (index, name, uuid, cap, mem_total, _mem_used, driver, bus, persistence, mig_cur, mig_pend,
      ecc, power, _temp, max_sm) = fields
     assert (gpu["index"], gpu["name"], gpu["uuid"]) == (int(index), name, uuid)
@@ -94,30 +84,30 @@ def test_real_xml_agrees_with_real_query_gpu_csv():
     assert driver == "580.159.04" and cap == "9.0"
 
 
-def test_eight_gpus_and_compute_caps():
-    facts = parse_xml(read("h100-8gpu-derived-q.xml"))
+def test_eight_gpus_and_compute_caps(fixture_text):
+    facts = parse_xml(fixture_text("nvidia-smi", "h100-8gpu-derived-q.xml"))
     assert facts["gpu_count"] == 8
     assert [g["index"] for g in facts["gpus"]] == list(range(8))
     assert [g["minor_number"] for g in facts["gpus"]] == list(range(8))
     assert facts["gpus"][3]["pci_bus_id"] == "00000000:5D:00.0"
     assert len({g["uuid"] for g in facts["gpus"]}) == 8
-    caps = parse_compute_caps(read("h100-8gpu-derived-query-compute-cap.csv"))
+    caps = parse_compute_caps(fixture_text("nvidia-smi", "h100-8gpu-derived-query-compute-cap.csv"))
     assert len(caps) == 8
     merge_compute_caps(facts, caps)
     assert [g["compute_capability"] for g in facts["gpus"]] == ["9.0"] * 8
     assert not needs_compute_caps(facts)
 
 
-def test_compute_caps_matched_by_bus_id_not_order():
-    facts = parse_xml(read("h100-8gpu-derived-q.xml"))
+def test_compute_caps_matched_by_bus_id_not_order(fixture_text):
+    facts = parse_xml(fixture_text("nvidia-smi", "h100-8gpu-derived-q.xml"))
     merge_compute_caps(facts, {"00000000:DB:00.0": "8.9", "00000000:18:00.0": "9.0"})
     assert facts["gpus"][7]["compute_capability"] == "8.9"
     assert facts["gpus"][0]["compute_capability"] == "9.0"
     assert facts["gpus"][1]["compute_capability"] is None
 
 
-def test_mig_enabled_with_devices():
-    facts = parse_xml(read("h100-2gpu-derived-mig-q.xml"))
+def test_mig_enabled_with_devices(fixture_text):
+    facts = parse_xml(fixture_text("nvidia-smi", "h100-2gpu-derived-mig-q.xml"))
     gpu0, gpu1 = facts["gpus"]
     assert gpu0["mig_enabled"] is True
     assert gpu0["mig_mode"] == {"current": "Enabled", "pending": "Enabled"}
@@ -132,8 +122,8 @@ def test_mig_enabled_with_devices():
     assert gpu1["mig_devices"] == []
 
 
-def test_compute_cap_in_xml_is_used(tmp_path):
-    text = read("h100-1gpu-q.xml").replace(
+def test_compute_cap_in_xml_is_used(fixture_text, tmp_path):
+    text = fixture_text("nvidia-smi", "h100-1gpu-q.xml").replace(
         "<product_architecture>Hopper</product_architecture>",
         "<product_architecture>Hopper</product_architecture>\n\t\t<cuda_compute_capability>"
         "<major>9</major><minor>0</minor></cuda_compute_capability>")
@@ -154,8 +144,8 @@ def test_unparseable(text, match):
         parse_xml(text)
 
 
-def test_truncated_real_xml():
-    text = read("h100-1gpu-q.xml")
+def test_truncated_real_xml(fixture_text):
+    text = fixture_text("nvidia-smi", "h100-1gpu-q.xml")
     with pytest.raises(NvidiaSmiParseError):
         parse_xml(text[: len(text) // 2])
 
@@ -175,14 +165,14 @@ def test_compute_caps_csv_errors():
         parse_compute_caps("0, 00000000:00:06.0, nine\n")
 
 
-def test_classify_driver_not_loaded():
-    kind, message = classify_failure(9, read("driver-not-loaded-derived.txt"), "")
+def test_classify_driver_not_loaded(fixture_text):
+    kind, message = classify_failure(9, fixture_text("nvidia-smi", "driver-not-loaded-derived.txt"), "")
     assert kind == "driver_not_loaded"
     assert message.startswith("NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver.")
 
 
-def test_classify_no_devices():
-    assert classify_failure(6, read("no-devices-derived.txt"), "") == ("no_devices", "No devices were found")
+def test_classify_no_devices(fixture_text):
+    assert classify_failure(6, fixture_text("nvidia-smi", "no-devices-derived.txt"), "") == ("no_devices", "No devices were found")
 
 
 def test_classify_unknown():
@@ -190,12 +180,12 @@ def test_classify_unknown():
     assert kind is None and message == "Segmentation fault"
 
 
-def test_two_real_h200():
-    facts = parse_xml(read("h200-2gpu-q.xml"))
+def test_two_real_h200(fixture_text):
+    facts = parse_xml(fixture_text("nvidia-smi", "h200-2gpu-q.xml"))
     assert facts["gpu_count"] == 2
     assert [g["pci_bus_id"] for g in facts["gpus"]] == ["00000000:00:06.0", "00000000:00:07.0"]
-    merge_compute_caps(facts, parse_compute_caps(read("h200-2gpu-query-compute-cap.csv")))
+    merge_compute_caps(facts, parse_compute_caps(fixture_text("nvidia-smi", "h200-2gpu-query-compute-cap.csv")))
     assert [g["compute_capability"] for g in facts["gpus"]] == ["9.0", "9.0"]
-    rows = [line.split(", ") for line in read("h200-2gpu-query-gpu.csv").splitlines()]
+    rows = [line.split(", ") for line in fixture_text("nvidia-smi", "h200-2gpu-query-gpu.csv").splitlines()]
     assert [(g["index"], g["uuid"], g["memory_total_mib"]) for g in facts["gpus"]] == [
         (int(r[0]), r[2], int(r[4])) for r in rows]
