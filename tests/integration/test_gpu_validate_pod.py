@@ -24,6 +24,7 @@ from kubernetes import client
 from kubernetes.client.rest import ApiException
 
 from api_helpers import nvidia_runtime_class
+from pytest_lab import ANSIBLE_PLAYBOOK
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 MODULE = os.path.join(REPO, "plugins", "modules", "gpu_validate.py")
