@@ -21,7 +21,7 @@ from kubernetes import client
 from kubernetes.client.rest import ApiException
 
 from kube import cluster as kube_cluster_mod
-from pytest_lab import ANSIBLE_PLAYBOOK
+from pytest_lab import playbook_cmd
 
 REPO_ROOT = kube_cluster_mod.REPO_ROOT
 PLAYBOOKS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "playbooks")
@@ -39,14 +39,18 @@ def ansible_playbook(kube, playbook, extra_vars, inventory=None, check=False, di
     run_env["ANSIBLE_CONFIG"] = os.path.join(REPO_ROOT, "ansible.cfg")
     run_env["ANSIBLE_NOCOLOR"] = "1"
     run_env.update(env or {})
-    cmd = [ANSIBLE_PLAYBOOK]
-    cmd += ["-i", str(inventory)] if inventory else ["-i", "localhost,", "-c", "local",
-                                                     "-e", "ansible_python_interpreter=%s" % sys.executable]
-    cmd += ["-e", json.dumps(extra_vars), str(playbook)] + list(options)
-    cmd += ["--check"] if check else []
-    cmd += ["--diff"] if diff else []
-    proc = subprocess.run(cmd, cwd=REPO_ROOT, env=run_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          text=True, check=False, timeout=timeout)
+    # Extra vars through pytest_lab's 0600 file (-e @file): the workspaces' passwords and the
+    # kubeconfig path stay out of the process list.
+    local = [] if inventory else ["-c", "local", "-e", "ansible_python_interpreter=%s" % sys.executable]
+    flags = list(options) + (["--check"] if check else []) + (["--diff"] if diff else [])
+    cmd = playbook_cmd(str(playbook), str(inventory) if inventory else "localhost,", extra_vars, local + flags)
+    try:
+        proc = subprocess.run(cmd, cwd=REPO_ROOT, env=run_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              text=True, check=False, timeout=timeout)
+    finally:
+        for arg in cmd:
+            if arg.startswith("@"):
+                os.unlink(arg[1:])
     assert proc.returncode == expect_rc, proc.stdout[-8000:]
     return proc.stdout
 
