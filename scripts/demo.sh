@@ -49,9 +49,12 @@ LAB_MIRROR_STATE="$state/mirror" tests/lab/mirror/start.sh >/dev/null
 tests/lab/kube/start.sh "$state/kube" >/dev/null
 # shellcheck disable=SC1091
 . "$state/kube/cluster.env"
+# Each node's /sys/module is a host directory (empty: no driver loaded), so that the day-2
+# step can stand in for the reboot that loads the driver (tests/lab/fake-gpu.sh).
 for i in $(seq 1 "$nodes_n"); do
+  mkdir -p "$state/sys-module/$prefix$i"
   podman run -d --name "$prefix$i" --hostname "gpu-demo-$i" --systemd=always --network=host \
-    localhost/k3s-gpu-lab:debian12 /sbin/init >/dev/null
+    -v "$state/sys-module/$prefix$i:/sys/module" localhost/k3s-gpu-lab:debian12 /sbin/init >/dev/null
 done
 if [ "$nodes_n" -gt 1 ] || [ "$prefix" != k3s-gpu-demo-node ]; then
   # The demo inventory with N hosts, and its group_vars.
@@ -225,11 +228,24 @@ day2() {  # name log args...
   sed -n '/PLAY RECAP/,$p' "$state/$log" | grep -E '^\S+\s+:'
 }
 node_name=gpu-demo-1
-day2 "upgrade.yml: K3s v1.36.3+k3s1 -> v1.36.4+k3s1" upgrade.log "$(pb upgrade)" -e k3s_agent_version=v1.36.4+k3s1
+# upgrade.yml brings a node back only with its driver loaded and its GPUs allocatable (steps 4
+# and 5). The lab node has no GPU: tests/lab/fake-gpu.sh gives it the H200 capture's nvidia-smi
+# and a stand-in for the reboot that loads the installed driver, and the demo kubelet reports
+# nvidia.com/gpu once that driver is "loaded". The GPU check is nvidia-smi's health; the
+# vectoradd pod needs a real GPU (tests/gpu runs it on one).
+tests/lab/fake-gpu.sh "$node"
+day2 "upgrade.yml: K3s v1.36.3+k3s1 -> v1.36.4+k3s1" upgrade.log "$(pb upgrade)" -e k3s_agent_version=v1.36.4+k3s1 \
+  -e cuda_driver_reboot_allowed=true -e cuda_driver_reboot_command=/usr/local/sbin/lab-reboot \
+  -e 'cuda_driver_boot_time_command="cat /run/lab-boot-id"' -e '{"k3s_gpu_node_checks": ["gpu_health"]}' \
+  -e k3s_gpu_validate_pod=false
 version=$(podman exec "$node" /usr/local/bin/k3s --version | sed -n 1p)
 api=$(node_api "$node_name")
-echo "  after upgrade: $version; k3s-agent $(podman exec "$node" systemctl is-active k3s-agent); node $api"
+loaded=$(podman exec "$node" sh -c 'cat /var/log/lab-reboots 2>/dev/null' | tr '\n' ' ')
+echo "  after upgrade: $version; k3s-agent $(podman exec "$node" systemctl is-active k3s-agent); node $api; lab reboots loaded: ${loaded:-none}"
 grep -q 'v1.36.4+k3s1' <<<"$version" || { echo "demo: upgrade.yml did not install v1.36.4+k3s1"; exit 1; }
+installed=$(podman exec "$node" dpkg-query -W -f '${Version}' nvidia-driver-cuda | cut -d- -f1)
+[ "$loaded" = "$installed " ] \
+  || { echo "demo: upgrade.yml should have rebooted once, to load the installed driver $installed"; exit 1; }
 [ "$api" = "unschedulable=False taints=['nvidia.com/gpu']" ] \
   || { echo "demo: after upgrade.yml the node should be uncordoned and keep its GPU taint"; exit 1; }
 day2 "reset.yml: drain, delete the node, remove the agent" reset.log "$(pb reset)"

@@ -6,6 +6,9 @@ container, this writes through the real API server what the K3s agent's kubelet
 would write at registration: a Node named after the agent's node name, with the
 labels and taints of its configuration (K3s applies --node-taint and --node-label
 only at that first registration), Ready, and no nvidia.com/gpu (no GPU in the lab).
+When the demo's day-2 step has given the node the lab's fake GPU and its stand-in reboot
+has "loaded" the driver (STATE_DIR/sys-module/CONTAINER/nvidia/version, see
+tests/lab/fake-gpu.sh), it reports the one GPU of that capture, as the device plugin would.
 
     python scripts/demo_kubelet.py STATE_DIR CONTAINER...
 
@@ -55,14 +58,34 @@ def main():
     stop = []
     signal.signal(signal.SIGTERM, lambda *_: stop.append(True))
     kubelets = {}
+    gpus_reported = set()
     while not stop:
         for container in containers:
             if kubelets.get(container) is None:
                 kubelets[container] = register(cluster, container)
+            elif container not in gpus_reported and driver_loaded(state_dir, container):
+                gpus_reported.add(container)
+                report_gpu(kubelets[container])
         time.sleep(1)
     for kubelet in kubelets.values():
         if kubelet is not None:
             kubelet.close()
+
+
+def driver_loaded(state_dir, container):
+    """Whether the lab's stand-in reboot has loaded the driver on the container's node."""
+    return os.path.exists(os.path.join(state_dir, "sys-module", container, "nvidia", "version"))
+
+
+def report_gpu(kubelet):
+    """Report the fake GPU's nvidia.com/gpu, unless the node was deleted meanwhile."""
+    from kubernetes.client.exceptions import ApiException  # pylint: disable=import-outside-toplevel
+    try:
+        kubelet.update_status(gpus=1)
+        print("demo kubelet: node %s reports nvidia.com/gpu 1 (the lab's fake GPU)" % kubelet.node_name, flush=True)
+    except ApiException as exc:
+        if exc.status != 404:
+            raise
 
 
 def register(cluster, container):

@@ -17,15 +17,17 @@ Stand-ins, as the rest of the lab: the packages' contents (tests/lab/mirror), th
 kubelet (FakeKubelet: the node's registration and status, the pods' binding, running and graceful
 deletion, the vectoradd pod's logs), nvidia-smi replaying the H200 host's capture, and the reboot:
 a container cannot reboot or load a kernel module, so the node's /sys/module is a host directory
-and cuda_driver_reboot_command is a script (written below) that does what a reboot does to the
-driver: the installed module becomes the loaded one (/sys/module/nvidia/version, and the driver
-version nvidia-smi reports), and the boot id that cuda_driver_boot_time_command reads changes.
+and cuda_driver_reboot_command is a script (tests/lab/fake-gpu.sh writes it and the replay files)
+that does what a reboot does to the driver: the installed module becomes the loaded one
+(/sys/module/nvidia/version, and the driver version nvidia-smi reports), and the boot id that
+cuda_driver_boot_time_command reads changes.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import subprocess
 import sys
 import threading
 import time
@@ -39,22 +41,11 @@ from kubernetes.client.rest import ApiException
 from test_add_node import node_host, playbook, recap  # pylint: disable=import-error
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-FIXTURES = os.path.join(REPO, "tests", "unit", "fixtures")
+FAKE_GPU = os.path.join(REPO, "tests", "lab", "fake-gpu.sh")
 GPU_TAINT = {"key": "nvidia.com/gpu", "value": "true", "effect": "NoSchedule"}
 ANNOTATION = "k3s-gpu.node/upgrade"
-SMI_XML = "/etc/k3s-gpu-lab/fake-gpu/nvidia-smi-q.xml"
 PASS_LOGS = "[Vector addition of 50000 elements]\nTest PASSED\nDone\n"
 PACKAGES = "dpkg-query -W -f '${Package}=${Version} ${db:Status-Abbrev}\\n' 'nvidia-*' libcuda1 | grep ' ii' | sort"
-# What a reboot does to the driver, in the lab (see the module's docstring).
-REBOOT = """#!/bin/sh
-set -e
-v=$(dpkg-query -W -f='${Version}' nvidia-driver-cuda | cut -d- -f1)
-mkdir -p /sys/module/nvidia
-echo "$v" > /sys/module/nvidia/version
-sed -i "s|<driver_version>[^<]*</driver_version>|<driver_version>$v</driver_version>|" %s
-cat /proc/sys/kernel/random/uuid > /run/lab-boot-id
-echo "$v" >> /var/log/lab-reboots
-""" % SMI_XML
 
 
 class PodPlayer(threading.Thread):
@@ -99,12 +90,7 @@ def upgrade_node(lab_container, tmp_path):
     sys_module = tmp_path / "sys-module"
     sys_module.mkdir()
     node = lab_container("debian12", podman_args=["-v", "%s:/sys/module" % sys_module])
-    node.exec("mkdir -p /etc/k3s-gpu-lab/fake-gpu")
-    node.put(os.path.join(FIXTURES, "nvidia-smi", "h200-1gpu-q.xml"), SMI_XML)
-    node.put(os.path.join(FIXTURES, "nvidia-smi", "h200-2gpu-query-compute-cap.csv"),
-             "/etc/k3s-gpu-lab/fake-gpu/query-gpu.csv")
-    node.write("/usr/local/sbin/lab-reboot", REBOOT, mode="0755")
-    node.exec("cat /proc/sys/kernel/random/uuid > /run/lab-boot-id")
+    subprocess.run([FAKE_GPU, node.name], check=True)  # the fake GPU and the reboot stand-in
     node.sys_module = sys_module
     return node
 
