@@ -8,8 +8,8 @@
 #   mirror.tar.xz   the lab mirror tree (tests/lab/mirror/build.sh), its www/ only
 #   python.tar.xz   wheels for the GPU machine's python3.12 (ansible-core, kubernetes and what
 #                   they import, at tests/constraints.txt's versions) and the collections the
-#                   run uses (kubernetes.core, community.docker for the nsenter connection,
-#                   community.general for kernel_blacklist) from the project's virtualenv
+#                   run uses (kubernetes.core, community.docker for the nsenter connection)
+#                   from the project's virtualenv
 #   times.txt       how long each build and the pack took here
 #   run.sh          the entry point: `bash DIR/run.sh` on the GPU machine (unpacks repo.tar.gz,
 #                   runs tests/gpu/e2e.sh DIR $OUT)
@@ -78,8 +78,7 @@ pack_python() {
   cp "$wheels"/*.whl "$stage/wheels/"
   mkdir -p "$stage/collections/ansible_collections/kubernetes"
   cp -r "$site/ansible_collections/kubernetes/core" "$stage/collections/ansible_collections/kubernetes/"
-  cp -r "$site/ansible_collections/community/docker" "$site/ansible_collections/community/general" \
-    "$stage/collections/ansible_collections/community/"
+  cp -r "$site/ansible_collections/community/docker" "$stage/collections/ansible_collections/community/"
   find "$stage" -name __pycache__ -type d -prune -exec rm -rf {} +
   find "$stage/collections" -mindepth 4 -maxdepth 4 -name tests -type d -prune -exec rm -rf {} +
   tar -C "$stage" -cf - . | xz -T0 -6 > "$dest/python.tar.xz"

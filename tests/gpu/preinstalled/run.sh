@@ -49,8 +49,8 @@ fi
 $py -c 'import ansible; print("ansible-core", ansible.__version__)'
 mkdir -p "$work/collections/ansible_collections/k3s_gpu"
 ln -s "$repo" "$work/collections/ansible_collections/k3s_gpu/node"
-# community.general (kernel_blacklist, which the role's other paths use) from .whl/collections
-# when it is not installed: the playbook parser resolves every module of the role.
+# The collections the roles use (kubernetes.core) from .whl/collections when they are not
+# installed: the playbook parser resolves every module of the role.
 export ANSIBLE_COLLECTIONS_PATH="$work/collections:$repo/.whl/collections" GPU_PREINSTALLED_OUT="$out" GPU_PREINSTALLED_BRANCH="$branch" GPU_PREINSTALLED_SOURCE="$source"
 
 snapshot() {

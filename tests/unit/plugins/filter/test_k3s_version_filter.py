@@ -50,7 +50,11 @@ def render(template, **variables):
 
 def test_filters_are_the_module_utils_rules():
     filters = f.FilterModule().filters()
-    assert set(filters) == {"k3s_version_skew", "k3s_server_release"}
+    assert set(filters) == {"k3s_version_skew", "k3s_server_release", "k3s_is_release_tag"}
+    for tag in ("v1.36.3+k3s1", "v1.36.0-rc1+k3s2"):
+        assert filters["k3s_is_release_tag"](tag) is True
+    for not_tag in ("v1.36.3", "1.36.3+k3s1", "v1.36.3+k3s1 ", "server", "latest", None, 1):
+        assert filters["k3s_is_release_tag"](not_tag) is False
     assert filters["k3s_version_skew"]("v1.36.3+k3s1", "v1.35.4") == v.check_skew("v1.36.3+k3s1", "v1.35.4")
     assert filters["k3s_server_release"]("v1.35.4") == "v1.35.4+k3s1"
     assert filters["k3s_server_release"]("v1.35.4", "+k3s2") == "v1.35.4+k3s2"
@@ -62,3 +66,5 @@ def test_filters_resolve_by_fqcn_in_a_template():
     assert "v1.36.3+k3s1" in skew["msg"] and "v1.35.4" in skew["msg"]
     assert render("{{ server | k3s_gpu.node.k3s_server_release('+k3s1') }}", server="v1.35.4") == "v1.35.4+k3s1"
     assert render("{{ server | k3s_gpu.node.k3s_server_release }}", server="v1.36.3+k3s1") == "v1.36.3+k3s1"
+    assert render("{{ v | k3s_gpu.node.k3s_is_release_tag }}", v="v1.36.4+k3s1") is True
+    assert render("{{ v | k3s_gpu.node.k3s_is_release_tag }}", v="v1.36.4") is False
