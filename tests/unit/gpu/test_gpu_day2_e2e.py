@@ -3,8 +3,8 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Re-check the committed evidence of tests/gpu/day2.sh (issue 18 on a real NVIDIA H200).
 
-tests/gpu/results/day2-h200/ is the day2/ folder of the run's evidence.tar.gz, with the run's
-checks.txt. These tests read it again: validate.yml's rows on the real node, its failure when the
+tests/gpu/results/day2-h200/ is the day2/ folder of a run's evidence.tar.gz, with the run's
+checks.txt; e2e-h200-2026-12-03/day2/ is the same of the later run (the issue-17 task cuts). These tests read it again: validate.yml's rows on the real node, its failure when the
 nvidia runtime was planted away, and the GPU-only RuntimeClass's pods.
 """
 
@@ -15,41 +15,42 @@ import re
 import pytest
 from evidence import Evidence
 
-RUN = Evidence("day2-h200")
+RUNS = ("day2-h200", "e2e-h200-2026-12-03/day2")
 NODE = "gpu-h200"
 
-pytestmark = pytest.mark.skipif(not RUN.has("rc-checks.json"),
-                                reason="no day-2 run committed in tests/gpu/results/day2-h200")
+
+@pytest.fixture(params=RUNS)
+def run(request):
+    evidence = Evidence(request.param)
+    if not evidence.has("rc-checks.json"):
+        pytest.skip("no day-2 run committed in tests/gpu/results/%s" % request.param)
+    return evidence
 
 
-_text = RUN.text
-_joined = RUN.joined
-_json = RUN.json
-_recap = RUN.recap
 # validate.yml's rows: one per check, and one runtime_class row per RuntimeClass (the collection's
 # own and the GPU-only one of the day-2 run).
 ROWS = ("driver", "containerd_runtime", "runtime_class nvidia", "runtime_class k3s-gpu-nvidia",
         "gpu_allocatable", "taints", "pod")
 
 
-def test_every_day2_check_of_the_run_passed():
-    lines = [line for line in _text("checks.txt").splitlines() if " day 2: " in line]
+def test_every_day2_check_of_the_run_passed(run):
+    lines = [line for line in run.text("checks.txt").splitlines() if " day 2: " in line]
     assert len(lines) >= 14, lines
     assert [line for line in lines if not line.startswith("PASS ")] == []
 
 
-def test_validate_reported_every_check_ok_on_the_real_node_and_changed_nothing():
-    log = _joined("validate-run1.log")
+def test_validate_reported_every_check_ok_on_the_real_node_and_changed_nothing(run):
+    log = run.joined("validate-run1.log")
     for check in ROWS:
         assert re.search(r"%s +%s +OK " % (NODE, check), log), check
     assert re.search(r"%s +driver +OK +loaded driver 580\.\d+\.\d+" % NODE, log)
     assert "validate.yml: every check passed on 1 node" in log
-    recap = _recap("validate-run1.log")
+    recap = run.recap("validate-run1.log")
     assert recap and all(r["changed"] == 0 and r["failed"] == 0 for r in recap.values()), recap
 
 
-def test_validate_named_the_planted_fault_and_only_that_one():
-    log = _joined("validate-planted.log")
+def test_validate_named_the_planted_fault_and_only_that_one(run):
+    log = run.joined("validate-planted.log")
     assert re.search(r"%s +containerd_runtime +FAILED .*no 'nvidia' runtime" % NODE, log)
     assert "check(s) failed" in log
     for check in (row for row in ROWS if row not in ("containerd_runtime", "pod")):  # the planted one, the skipped pod
@@ -57,18 +58,18 @@ def test_validate_named_the_planted_fault_and_only_that_one():
     assert not re.search(r"%s +pod +OK " % NODE, log)  # the pod runs only where the rest passed
 
 
-def test_the_runtime_class_selects_gpu_nodes_and_its_pod_ran_on_the_gpu():
-    checks = _json("rc-checks.json")
+def test_the_runtime_class_selects_gpu_nodes_and_its_pod_ran_on_the_gpu(run):
+    checks = run.json("rc-checks.json")
     assert checks and all(c["passed"] for c in checks), checks
-    rc = _json("rc-runtimeclass.json")
+    rc = run.json("rc-runtimeclass.json")
     assert rc["handler"] == "nvidia"
     assert rc["scheduling"]["nodeSelector"] == {"k3s-gpu.node/gpu": "true"}
     assert any(t["key"] == "nvidia.com/gpu" for t in rc["scheduling"]["tolerations"])
-    ran = _json("rc-labelled.json")
+    ran = run.json("rc-labelled.json")
     assert ran["spec"]["nodeName"] == NODE and ran["status"]["phase"] == "Succeeded"
     assert ran["spec"]["nodeSelector"]["k3s-gpu.node/gpu"] == "true"
-    assert "Test PASSED" in _text("rc-labelled.log")
-    pending = _json("rc-unlabelled.json")
+    assert "Test PASSED" in run.text("rc-labelled.log")
+    pending = run.json("rc-unlabelled.json")
     assert "nodeName" not in pending["spec"] and pending["status"]["phase"] == "Pending"
     (cond,) = [c for c in pending["status"]["conditions"] if c["type"] == "PodScheduled"]
     assert cond["reason"] == "Unschedulable" and "node affinity/selector" in cond["message"]

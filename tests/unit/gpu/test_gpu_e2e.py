@@ -3,8 +3,9 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Re-check the committed evidence of tests/gpu/e2e.sh (the whole job on a real NVIDIA H200).
 
-tests/gpu/results/e2e-h200/ is the unpacked evidence.tar.gz of the last real run. These tests
-read it again: the playbook recaps of both runs, the article's pod log, the node object, K3s's
+tests/gpu/results/e2e-h200/ (2026-12-01) and e2e-h200-2026-12-03/ (the issue-17 task cuts, on
+the code of branch m11) are the unpacked evidence.tar.gz of two real runs. These tests read each
+again: the playbook recaps of both runs, the article's pod log, the node object, K3s's
 containerd config and the checks the run made, against the versions this checkout pins.
 """
 
@@ -15,27 +16,28 @@ import re
 import pytest
 from evidence import Evidence, pinned, recap_of
 
-RUN = Evidence("e2e-h200")
-
-pytestmark = pytest.mark.skipif(not RUN.has("checks.json"),
-                                reason="no e2e run committed in tests/gpu/results/e2e-h200")
-
-
-_text = RUN.text
-_json = RUN.json
+RUNS = ("e2e-h200", "e2e-h200-2026-12-03")
 _recap = recap_of
 _pinned = pinned
 
 
-def test_every_check_of_the_run_passed():
-    checks = _json("checks.json")
+@pytest.fixture(params=RUNS)
+def run(request):
+    evidence = Evidence(request.param)
+    if not evidence.has("checks.json"):
+        pytest.skip("no e2e run committed in tests/gpu/results/%s" % request.param)
+    return evidence
+
+
+def test_every_check_of_the_run_passed(run):
+    checks = run.json("checks.json")
     assert checks and all(c["passed"] for c in checks), [c for c in checks if not c["passed"]]
-    lines = _text("checks.txt").splitlines()
+    lines = run.text("checks.txt").splitlines()
     assert lines and not [line for line in lines if not line.startswith("PASS ")]
 
 
-def test_first_run_went_from_bare_host_to_test_passed():
-    log = _text("site-run1.log")
+def test_first_run_went_from_bare_host_to_test_passed(run):
+    log = run.text("site-run1.log")
     recap = _recap(log)
     assert set(recap) == {"gpu-h200", "localhost"}
     assert all(r["failed"] == 0 and r["unreachable"] == 0 for r in recap.values())
@@ -45,27 +47,27 @@ def test_first_run_went_from_bare_host_to_test_passed():
     assert "SKIPPED (not passed)" not in log
 
 
-def test_second_run_changed_nothing():
-    recap = _recap(_text("site-run2.log"))
+def test_second_run_changed_nothing(run):
+    recap = _recap(run.text("site-run2.log"))
     assert set(recap) == {"gpu-h200", "localhost"}
     assert all(r["changed"] == 0 and r["failed"] == 0 for r in recap.values()), recap
 
 
-def test_the_article_pod_ran_on_the_h200_through_the_real_kubelet():
-    log = _text("pod-article.log")
+def test_the_article_pod_ran_on_the_h200_through_the_real_kubelet(run):
+    log = run.text("pod-article.log")
     assert "Test PASSED" in log
-    pod = _json("pod-article.json")
+    pod = run.json("pod-article.json")
     assert pod["spec"]["runtimeClassName"] == "nvidia"
     assert pod["spec"]["containers"][0]["resources"]["limits"]["nvidia.com/gpu"] == "1"
     assert pod["status"]["phase"] == "Succeeded"
     assert pod["spec"]["nodeName"] == "gpu-h200"
 
 
-def test_node_is_tainted_and_advertises_every_gpu():
-    node = _json("node.json")
+def test_node_is_tainted_and_advertises_every_gpu(run):
+    node = run.json("node.json")
     taints = [(t["key"], t.get("value"), t["effect"]) for t in node["spec"]["taints"]]
     assert ("nvidia.com/gpu", "true", "NoSchedule") in taints
-    gpus = [line for line in _text("environment.txt").splitlines() if "NVIDIA H200" in line]
+    gpus = [line for line in run.text("environment.txt").splitlines() if "NVIDIA H200" in line]
     assert gpus and node["status"]["allocatable"]["nvidia.com/gpu"] == str(len(gpus))
     info = node["status"]["nodeInfo"]
     kube = _pinned(r"^\s*k8s.io/kubernetes (v\S+)", "tests/gpu/build/kube/go.mod")
@@ -74,28 +76,28 @@ def test_node_is_tainted_and_advertises_every_gpu():
     assert info["containerRuntimeVersion"] == "containerd://%s" % containerd.lstrip("v")
 
 
-def test_the_articles_reasons_hold_on_the_real_cluster():
-    no_tol = _json("pod-no-toleration.json")
+def test_the_articles_reasons_hold_on_the_real_cluster(run):
+    no_tol = run.json("pod-no-toleration.json")
     assert no_tol["status"]["phase"] == "Pending" and not no_tol["spec"].get("nodeName")
     assert any("untolerated taint" in (c.get("message") or "") for c in no_tol["status"]["conditions"])
-    no_rc = _json("pod-no-runtimeclass.json")
+    no_rc = run.json("pod-no-runtimeclass.json")
     assert no_rc["status"]["phase"] == "Failed" and "runtimeClassName" not in no_rc["spec"]
-    assert "Test PASSED" not in _text("pod-no-runtimeclass.log")
-    nothing = _json("pod-tolerates-nothing.json")
+    assert "Test PASSED" not in run.text("pod-no-runtimeclass.log")
+    nothing = run.json("pod-tolerates-nothing.json")
     assert nothing["status"]["phase"] == "Pending" and not nothing["spec"].get("nodeName")
 
 
-def test_k3s_containerd_config_has_the_nvidia_runtime_and_the_agent_was_restarted_once():
-    config = _text("containerd-config.toml")
+def test_k3s_containerd_config_has_the_nvidia_runtime_and_the_agent_was_restarted_once(run):
+    config = run.text("containerd-config.toml")
     assert "runtimes.'nvidia'" in config
     assert re.search(r"BinaryName = \"/usr/bin/nvidia-container-runtime\"", config)
-    run1, run2 = _text("site-run1.log"), _text("site-run2.log")
+    run1, run2 = run.text("site-run1.log"), run.text("site-run2.log")
     assert re.search(r"RUNNING HANDLER \[k3s_gpu\.node\.\w+ : Restart k3s-agent", run1)
     assert "RUNNING HANDLER" not in run2
 
 
-def test_each_phase_was_timed():
-    timings = _text("timings.txt")
+def test_each_phase_was_timed(run):
+    timings = run.text("timings.txt")
     for phase in ("control plane", "boot the GPU host", "site.yml, first run", "site.yml, second run"):
         assert phase in timings
-    assert "CPU machine: build components" in _text("cpu-times.txt")
+    assert "CPU machine: build components" in run.text("cpu-times.txt")
