@@ -4,8 +4,9 @@
 """Re-check the committed evidence of tests/gpu/day2.sh (issue 18 on a real NVIDIA H200).
 
 tests/gpu/results/day2-h200/ is the day2/ folder of a run's evidence.tar.gz, with the run's
-checks.txt; e2e-h200-2026-12-03/day2/ is the same of the later run (the issue-17 task cuts). These tests read it again: validate.yml's rows on the real node, its failure when the
-nvidia runtime was planted away, and the GPU-only RuntimeClass's pods.
+checks.txt; e2e-h200-2026-12-03/day2/ is the same of the later run (the issue-17 task cuts).
+These tests read each again: validate.yml's rows on the real node, its failure when the nvidia
+runtime was planted away, and the GPU-only RuntimeClass's pods.
 """
 
 from __future__ import annotations
