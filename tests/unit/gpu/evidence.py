@@ -12,6 +12,8 @@ import json
 import os
 import re
 
+import pytest
+
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 RESULTS = os.path.join(REPO, "tests", "gpu", "results")
 
@@ -57,3 +59,11 @@ class Evidence:
 
     def recap(self, *name):
         return recap_of(self.text(*name))
+
+
+def committed(name, marker):
+    """The committed run NAME, or skip the test when its MARKER file is not committed (yet)."""
+    run = Evidence(name)
+    if not run.has(marker):
+        pytest.skip("no run committed in tests/gpu/results/%s (no %s)" % (name, marker))
+    return run

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from evidence import Evidence
+from evidence import committed
 
 RUNS = ("day2-h200", "e2e-h200-2026-12-03/day2")
 NODE = "gpu-h200"
@@ -22,10 +22,7 @@ NODE = "gpu-h200"
 
 @pytest.fixture(params=RUNS)
 def run(request):
-    evidence = Evidence(request.param)
-    if not evidence.has("rc-checks.json"):
-        pytest.skip("no day-2 run committed in tests/gpu/results/%s" % request.param)
-    return evidence
+    return committed(request.param, "rc-checks.json")
 
 
 # validate.yml's rows: one per check, and one runtime_class row per RuntimeClass (the collection's

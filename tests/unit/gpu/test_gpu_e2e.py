@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from evidence import Evidence, pinned, recap_of
+from evidence import committed, pinned, recap_of
 
 RUNS = ("e2e-h200", "e2e-h200-2026-12-03")
 _recap = recap_of
@@ -23,10 +23,7 @@ _pinned = pinned
 
 @pytest.fixture(params=RUNS)
 def run(request):
-    evidence = Evidence(request.param)
-    if not evidence.has("checks.json"):
-        pytest.skip("no e2e run committed in tests/gpu/results/%s" % request.param)
-    return evidence
+    return committed(request.param, "checks.json")
 
 
 def test_every_check_of_the_run_passed(run):
